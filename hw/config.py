@@ -1,0 +1,226 @@
+"""The one configuration object of mxdpu.
+
+`Config` is both the hardware factory (`Config.create()`) and the golden model's parameter set.
+Every derived number — payload layouts and widths, field offsets, the manifest — is a read-only
+property computed here; nothing else keeps a copy.
+"""
+
+from dataclasses import dataclass, fields, replace
+
+from amaranth.lib import data
+
+__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "preset"]
+
+
+class ConfigError(ValueError):
+    """A parameter that cannot be built. The message is one line: parameter, value, what is allowed."""
+
+
+#: Element format names and their 3-bit codes (SPEC §1).
+FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5}
+#: Formats every build enables.
+REQUIRED_FORMATS = ("e4m3", "e5m2")
+BLOCK_SIZES = (16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Parameters of one mxdpu build.
+
+    rows, cols -- the tile is rows × cols processing elements.
+    block      -- k, elements per operand per step (16, 32, 64 or 128).
+    lanes      -- products summed per cycle in each PE; a step takes block / lanes cycles.
+    depth      -- FP32 accumulator slots per PE.
+    formats    -- element formats enabled at run time; e4m3 and e5m2 are always included.
+    """
+
+    rows: int = 1
+    cols: int = 1
+    block: int = 32
+    lanes: int = 32
+    depth: int = 4
+    formats: tuple = REQUIRED_FORMATS
+
+    def __post_init__(self):
+        # Formats: accept any iterable, store a canonical tuple in code order.
+        if isinstance(self.formats, str):
+            object.__setattr__(self, "formats", tuple(f for f in self.formats.split(",") if f))
+        problems = []
+
+        def check_int(name, value, ok, allowed):
+            if not isinstance(value, int) or isinstance(value, bool) or not ok(value):
+                problems.append(f"{allowed}, not {value!r}")
+
+        check_int("rows", self.rows, lambda v: 1 <= v <= 16, "Rows must be an integer from 1 to 16")
+        check_int("cols", self.cols, lambda v: 1 <= v <= 16, "Cols must be an integer from 1 to 16")
+        check_int("block", self.block, lambda v: v in BLOCK_SIZES,
+                  "Block size must be one of 16, 32, 64, 128")
+        if isinstance(self.lanes, int) and not isinstance(self.lanes, bool) \
+                and isinstance(self.block, int) and self.block in BLOCK_SIZES:
+            check_int("lanes", self.lanes, lambda v: v >= 1 and self.block % v == 0,
+                      f"Lanes must divide the block size {self.block} "
+                      f"({', '.join(str(d) for d in range(1, self.block + 1) if self.block % d == 0)})")
+        else:
+            check_int("lanes", self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
+        check_int("depth", self.depth, lambda v: 1 <= v <= 256,
+                  "Depth must be an integer from 1 to 256")
+        try:
+            names = tuple(self.formats)
+        except TypeError:
+            names = None
+            problems.append(f"Formats must be a list of format names, not {self.formats!r}")
+        if names is not None:
+            unknown = [n for n in names if n not in FORMAT_CODES]
+            if unknown:
+                problems.append(f"Format must be one of {', '.join(FORMAT_CODES)}, "
+                                f"not {', '.join(map(str, unknown))}")
+            else:
+                chosen = set(names) | set(REQUIRED_FORMATS)
+                object.__setattr__(self, "formats",
+                                   tuple(n for n in FORMAT_CODES if n in chosen))
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    # -- construction ------------------------------------------------------------------------
+
+    def replace(self, **changes):
+        """A copy with some parameters changed (checked again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def parameter_names(cls):
+        return tuple(f.name for f in fields(cls))
+
+    def create(self):
+        """Elaborate-ready top-level Component for this configuration."""
+        from .top import MXDPU  # deferred: configuration must not need the datapath to load
+        return MXDPU(self)
+
+    # -- derived facts -------------------------------------------------------------------------
+
+    @property
+    def format_codes(self):
+        """Codes (SPEC §1) of the enabled formats."""
+        return tuple(FORMAT_CODES[n] for n in self.formats)
+
+    @property
+    def cycles_per_step(self):
+        """Cycles a step occupies the input: block / lanes (SPEC §4)."""
+        return self.block // self.lanes
+
+    @property
+    def slot_width(self):
+        # max(1, ceil(log2 depth)) bits name a slot (SPEC §3); depth 1 still has a 1-bit field.
+        return max(1, (self.depth - 1).bit_length())
+
+    @property
+    def step_layout(self):
+        """`step__payload` layout, fields packed from bit 0 in SPEC §3 order."""
+        return data.StructLayout({
+            "a": data.ArrayLayout(data.ArrayLayout(8, self.block), self.rows),
+            "a_scale": data.ArrayLayout(8, self.rows),
+            "b": data.ArrayLayout(data.ArrayLayout(8, self.block), self.cols),
+            "b_scale": data.ArrayLayout(8, self.cols),
+            "a_format": 3,
+            "b_format": 3,
+            "slot": self.slot_width,
+            "first": 1,
+            "last": 1,
+        })
+
+    @property
+    def result_layout(self):
+        """`result__payload` layout: PE (r, c) at index [r][c] of `d` and `flags`."""
+        return data.StructLayout({
+            "d": data.ArrayLayout(data.ArrayLayout(32, self.cols), self.rows),
+            "flags": data.ArrayLayout(data.ArrayLayout(4, self.cols), self.rows),
+            "slot": self.slot_width,
+        })
+
+    @staticmethod
+    def _field_table(layout):
+        return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
+
+    @property
+    def step_fields(self):
+        return self._field_table(self.step_layout)
+
+    @property
+    def result_fields(self):
+        return self._field_table(self.result_layout)
+
+    @property
+    def ports(self):
+        """Top-level Verilog ports (SPEC §3), name -> (direction, width)."""
+        return {
+            "clk": ("in", 1),
+            "rst": ("in", 1),
+            "step__valid": ("in", 1),
+            "step__ready": ("out", 1),
+            "step__payload": ("in", self.step_layout.size),
+            "result__valid": ("out", 1),
+            "result__ready": ("in", 1),
+            "result__payload": ("out", self.result_layout.size),
+        }
+
+    def parameters(self):
+        """The generator parameters as plain JSON values."""
+        return {
+            "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
+            "depth": self.depth, "formats": list(self.formats),
+        }
+
+    def manifest(self, top="mxdpu"):
+        """The manifest dictionary of SPEC §4."""
+        result = {
+            "top": top,
+            "parameters": self.parameters(),
+            "ports": {name: {"direction": d, "width": w} for name, (d, w) in self.ports.items()},
+            "step_fields": self.step_fields,
+            "result_fields": self.result_fields,
+            "cycles_per_step": self.cycles_per_step,
+        }
+        for key in ("latency", "acc_latency"):
+            value = getattr(self, key, None)
+            if value is not None:
+                result[key] = value
+        return result
+
+    # -- packing (pure Python ints; the benches and the golden CLI share these) ----------------
+
+    def pack_step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1):
+        """`step__payload` bits from nested lists: a[r][i], a_scale[r], b[c][i], b_scale[c]."""
+        return self.step_layout.const({
+            "a": [[int(x) for x in row] for row in a],
+            "a_scale": [int(x) for x in a_scale],
+            "b": [[int(x) for x in col] for col in b],
+            "b_scale": [int(x) for x in b_scale],
+            "a_format": int(a_format), "b_format": int(b_format),
+            "slot": int(slot), "first": int(first), "last": int(last),
+        }).as_bits()
+
+    def unpack_result(self, bits):
+        """`result__payload` bits -> dict(d=[[u32]*C]*R, flags=[[u4]*C]*R, slot=int)."""
+        view = self.result_layout.from_bits(int(bits))
+        return {
+            "d": [[int(view.d[r][c]) for c in range(self.cols)] for r in range(self.rows)],
+            "flags": [[int(view.flags[r][c]) for c in range(self.cols)] for r in range(self.rows)],
+            "slot": int(view.slot),
+        }
+
+
+#: Named presets. Explicit parameters override a preset's values.
+PRESETS = {
+    "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=4),
+    "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=4),
+    "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4),
+    "deepgemm128": Config(rows=1, cols=1, block=128, lanes=32, depth=4),
+}
+
+
+def preset(name, **overrides):
+    """A preset with some parameters overridden; unknown names are refused in one line."""
+    if name not in PRESETS:
+        raise ConfigError(f"Preset must be one of {', '.join(PRESETS)}, not {name!r}")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]

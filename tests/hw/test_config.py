@@ -1,0 +1,78 @@
+import pytest
+
+from hw.config import PRESETS, Config, ConfigError, preset
+
+
+def test_step_layout_offsets_follow_spec_order():
+    cfg = Config(rows=2, cols=3, block=16, lanes=4, depth=5)
+    f = cfg.step_fields
+    assert f["a"] == {"offset": 0, "width": 2 * 16 * 8}
+    assert f["a_scale"] == {"offset": 256, "width": 16}
+    assert f["b"] == {"offset": 272, "width": 3 * 16 * 8}
+    assert f["b_scale"] == {"offset": 656, "width": 24}
+    assert f["a_format"] == {"offset": 680, "width": 3}
+    assert f["b_format"] == {"offset": 683, "width": 3}
+    assert f["slot"] == {"offset": 686, "width": 3}
+    assert f["first"] == {"offset": 689, "width": 1}
+    assert f["last"] == {"offset": 690, "width": 1}
+    assert cfg.ports["step__payload"] == ("in", 691)
+
+
+def test_result_layout_offsets_follow_spec_order():
+    cfg = Config(rows=2, cols=3, depth=1)
+    assert cfg.result_fields == {
+        "d": {"offset": 0, "width": 192},
+        "flags": {"offset": 192, "width": 24},
+        "slot": {"offset": 216, "width": 1},
+    }
+
+
+def test_pack_step_places_element_r_i_at_r_k_plus_i():
+    cfg = Config(rows=2, cols=1, block=16, lanes=16, depth=2)
+    a = [[0] * 16, [0] * 16]
+    a[1][3] = 0xAB
+    bits = cfg.pack_step(a, [0, 0], [[0] * 16], [0], 0, 0, slot=1, first=1, last=0)
+    assert (bits >> ((1 * 16 + 3) * 8)) & 0xFF == 0xAB
+    assert (bits >> cfg.step_fields["slot"]["offset"]) & 1 == 1
+    assert (bits >> cfg.step_fields["last"]["offset"]) & 1 == 0
+
+
+def test_unpack_result_reads_pe_r_c_at_r_cols_plus_c():
+    cfg = Config(rows=2, cols=2, depth=4)
+    bits = (0x3F800000 << ((1 * 2 + 0) * 32)) | (0b1001 << (128 + (0 * 2 + 1) * 4)) | (3 << 144)
+    out = cfg.unpack_result(bits)
+    assert out["d"] == [[0, 0], [0x3F800000, 0]]
+    assert out["flags"] == [[0, 0b1001], [0, 0]]
+    assert out["slot"] == 3
+
+
+def test_formats_always_include_e4m3_e5m2_in_code_order():
+    assert Config(formats=("int8", "e2m1")).formats == ("e4m3", "e5m2", "e2m1", "int8")
+    assert Config(formats="e3m2").formats == ("e4m3", "e5m2", "e3m2")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(block=24), "Block size must be one of 16, 32, 64, 128, not 24"),
+    (dict(lanes=5), "Lanes must divide the block size 32 (1, 2, 4, 8, 16, 32), not 5"),
+    (dict(depth=0), "Depth must be an integer from 1 to 256, not 0"),
+    (dict(rows=0), "Rows must be an integer from 1 to 16, not 0"),
+    (dict(formats=("e4m3", "fp16")), "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, not fp16"),
+])
+def test_invalid_parameter_refused_in_one_line(params, message):
+    with pytest.raises(ConfigError) as info:
+        Config(**params)
+    assert str(info.value) == message
+    assert "\n" not in str(info.value)
+
+
+def test_presets_and_overrides():
+    assert set(PRESETS) >= {"dpu", "tile2x2", "tile4x4", "deepgemm128"}
+    assert PRESETS["dpu"].rows == PRESETS["dpu"].cols == 1
+    assert PRESETS["deepgemm128"].block == 128
+    assert preset("dpu", depth=2, rows=None).depth == 2
+    with pytest.raises(ConfigError, match="Preset must be one of"):
+        preset("huge")
+
+
+def test_cycles_per_step_is_block_over_lanes():
+    assert Config(block=128, lanes=32).cycles_per_step == 4
