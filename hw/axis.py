@@ -1,0 +1,197 @@
+"""The FPGA prototyping top: the tile behind two AXI4-Stream ports of a narrow TDATA.
+
+A host DMA sends each step as one AXI4-Stream frame of `ceil(step_bits / W)` beats, little-endian:
+beat j carries payload bits `j·W .. j·W + W - 1` (bits past the payload's end are ignored on the
+way in and zero on the way out), TLAST on the last beat. Results come back as frames of
+`ceil(result_bits / W)` beats in the same order. A frame whose TLAST is not on its last beat is
+dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import ConfigError
+
+__all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "AXISTop", "check_data_width", "beats"]
+
+#: TDATA widths accepted: whole bytes, so that a host DMA and cocotbext-axi see byte lanes.
+DATA_WIDTHS = range(8, 4096 + 1, 8)
+
+
+def check_data_width(data_width):
+    """Refuse a TDATA width that is not a whole number of bytes, in one line."""
+    if not isinstance(data_width, int) or isinstance(data_width, bool) or data_width not in DATA_WIDTHS:
+        raise ConfigError(f"AXI4-Stream data width must be a multiple of 8 from {DATA_WIDTHS.start} "
+                         f"to {DATA_WIDTHS.stop - 1}, not {data_width!r}")
+
+
+def beats(payload_width, data_width):
+    """Beats in a frame that carries `payload_width` bits on a `data_width`-bit TDATA."""
+    return -(-payload_width // data_width)
+
+
+class AXIStreamSignature(wiring.Signature):
+    """AXI4-Stream from the source's side: TDATA, TVALID, TLAST out, TREADY in."""
+
+    def __init__(self, data_width):
+        super().__init__({"tdata": Out(data_width), "tvalid": Out(1), "tlast": Out(1), "tready": In(1)})
+
+
+class StepAssembler(wiring.Component):
+    """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
+
+    Accepts one beat a cycle; the completed payload is offered the cycle after its last beat and
+    leaves on the same edge as the next frame's first beat when `payload.ready` is high, so a
+    stream of frames passes at one beat per cycle.
+    """
+
+    def __init__(self, payload_width, data_width):
+        check_data_width(data_width)
+        self.payload_width = payload_width
+        self.data_width = data_width
+        super().__init__({
+            "axis": In(AXIStreamSignature(data_width)),
+            "payload": Out(stream.Signature(payload_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width, count_beats = self.data_width, beats(self.payload_width, self.data_width)
+        # a whole frame: beats shift in from the top, so beat 0 ends at bits 0 .. W-1
+        frame = Signal(count_beats * width)
+        # the index of the next beat, up to the frame's last
+        count = Signal(range(count_beats))
+        # a beat went past the last one without TLAST: drop the frame when its TLAST comes
+        overlong = Signal()
+        full = Signal()
+
+        beat = Signal()
+        m.d.comb += [
+            self.axis.tready.eq(~full | self.payload.ready),
+            beat.eq(self.axis.tvalid & self.axis.tready),
+            self.payload.valid.eq(full),
+            self.payload.p.eq(frame[:self.payload_width]),
+        ]
+        with m.If(self.payload.valid & self.payload.ready):
+            m.d.sync += full.eq(0)
+        with m.If(beat):
+            m.d.sync += frame.eq(Cat(frame[width:], self.axis.tdata))
+            with m.If(self.axis.tlast):
+                m.d.sync += [count.eq(0), overlong.eq(0)]
+                with m.If((count == count_beats - 1) & ~overlong):
+                    m.d.sync += full.eq(1)
+            with m.Elif(count == count_beats - 1):
+                m.d.sync += overlong.eq(1)
+            with m.Else():
+                m.d.sync += count.eq(count + 1)
+        return m
+
+
+class ResultSerializer(wiring.Component):
+    """Send each payload as one frame of beats (`lib.stream` sink -> AXI4-Stream source).
+
+    A payload is taken the cycle its predecessor's last beat leaves (or at once when idle) and
+    its first beat is offered the next cycle; one beat a cycle under no backpressure.
+    """
+
+    def __init__(self, payload_width, data_width):
+        check_data_width(data_width)
+        self.payload_width = payload_width
+        self.data_width = data_width
+        super().__init__({
+            "payload": In(stream.Signature(payload_width)),
+            "axis": Out(AXIStreamSignature(data_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width, count_beats = self.data_width, beats(self.payload_width, self.data_width)
+        # the frame being sent; it shifts down one beat per transfer, zero-filled from the top
+        frame = Signal(count_beats * width)
+        # the index of the beat on TDATA
+        count = Signal(range(count_beats))
+        busy = Signal()
+
+        last = Signal()
+        beat = Signal()
+        m.d.comb += [
+            last.eq(count == count_beats - 1),
+            beat.eq(self.axis.tvalid & self.axis.tready),
+            self.axis.tdata.eq(frame[:width]),
+            self.axis.tvalid.eq(busy),
+            self.axis.tlast.eq(last),
+            self.payload.ready.eq(~busy | (beat & last)),
+        ]
+        with m.If(beat):
+            m.d.sync += frame.eq(Cat(frame[width:], Const(0, width)))
+            with m.If(last):
+                m.d.sync += [count.eq(0), busy.eq(0)]
+            with m.Else():
+                m.d.sync += count.eq(count + 1)
+        with m.If(self.payload.valid & self.payload.ready):
+            m.d.sync += [frame.eq(self.payload.p), busy.eq(1)]
+        return m
+
+
+class AXISTop(wiring.Component):
+    """The tile of `config` between an AXI4-Stream slave (`s_axis_*`, steps) and master
+    (`m_axis_*`, results) of `data_width`-bit TDATA, in the default sync domain.
+
+    Port names follow cocotbext-axi's `AxiStreamBus.from_prefix`. A step's result starts
+    `config.latency + 2` cycles after its frame's last beat (one cycle to offer the assembled
+    step, one to load the result serialiser), with no stalls; throughput is one beat a cycle
+    while the tile keeps up (one step every `cycles_per_step` cycles).
+    """
+
+    def __init__(self, config, data_width=64):
+        check_data_width(data_width)
+        self.config = config
+        self.data_width = data_width
+        super().__init__({
+            "s_axis_tdata": In(data_width),
+            "s_axis_tvalid": In(1),
+            "s_axis_tready": Out(1),
+            "s_axis_tlast": In(1),
+            "m_axis_tdata": Out(data_width),
+            "m_axis_tvalid": Out(1),
+            "m_axis_tready": In(1),
+            "m_axis_tlast": Out(1),
+        })
+
+    @property
+    def step_beats(self):
+        """Beats in a step frame."""
+        return beats(self.config.step_layout.size, self.data_width)
+
+    @property
+    def result_beats(self):
+        """Beats in a result frame."""
+        return beats(self.config.result_layout.size, self.data_width)
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
+        m.submodules.core = core = config.create()
+        m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
+        m.d.comb += [
+            assemble.axis.tdata.eq(self.s_axis_tdata),
+            assemble.axis.tvalid.eq(self.s_axis_tvalid),
+            assemble.axis.tlast.eq(self.s_axis_tlast),
+            self.s_axis_tready.eq(assemble.axis.tready),
+
+            core.step.payload.eq(assemble.payload.p),
+            core.step.valid.eq(assemble.payload.valid),
+            assemble.payload.ready.eq(core.step.ready),
+
+            serialize.payload.p.eq(core.result.payload),
+            serialize.payload.valid.eq(core.result.valid),
+            core.result.ready.eq(serialize.payload.ready),
+
+            self.m_axis_tdata.eq(serialize.axis.tdata),
+            self.m_axis_tvalid.eq(serialize.axis.tvalid),
+            self.m_axis_tlast.eq(serialize.axis.tlast),
+            serialize.axis.tready.eq(self.m_axis_tready),
+        ]
+        return m
