@@ -38,7 +38,29 @@ class AXIStreamSignature(wiring.Signature):
         super().__init__({"tdata": Out(data_width), "tvalid": Out(1), "tlast": Out(1), "tready": In(1)})
 
 
-class StepAssembler(wiring.Component):
+class _Framing(wiring.Component):
+    """What the assembler and the serialiser share: a frame register of whole beats and the index
+    of the beat being moved. `sink` says whether the AXI4-Stream side is the input."""
+
+    def __init__(self, payload_width, data_width, sink):
+        check_data_width(data_width)
+        self.payload_width = payload_width
+        self.data_width = data_width
+        # the frame's beats; bits past the payload's end pad the last beat
+        self.count_beats = beats(payload_width, data_width)
+        axis, payload = (In, Out) if sink else (Out, In)
+        super().__init__({
+            "axis": axis(AXIStreamSignature(data_width)),
+            "payload": payload(stream.Signature(payload_width)),
+        })
+
+    def _frame_registers(self):
+        """The frame register (it shifts one beat down per beat moved) and the beat index."""
+        return Signal(self.count_beats * self.data_width, name="frame"), \
+            Signal(range(self.count_beats), name="count")
+
+
+class StepAssembler(_Framing):
     """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
 
     Accepts one beat a cycle; the completed payload is offered the cycle after its last beat and
@@ -47,21 +69,14 @@ class StepAssembler(wiring.Component):
     """
 
     def __init__(self, payload_width, data_width):
-        check_data_width(data_width)
-        self.payload_width = payload_width
-        self.data_width = data_width
-        super().__init__({
-            "axis": In(AXIStreamSignature(data_width)),
-            "payload": Out(stream.Signature(payload_width)),
-        })
+        super().__init__(payload_width, data_width, sink=True)
 
     def elaborate(self, platform):
         m = Module()
-        width, count_beats = self.data_width, beats(self.payload_width, self.data_width)
-        # a whole frame: beats shift in from the top, so beat 0 ends at bits 0 .. W-1
-        frame = Signal(count_beats * width)
-        # the index of the next beat, up to the frame's last
-        count = Signal(range(count_beats))
+        width, count_beats = self.data_width, self.count_beats
+        # beats shift in from the top, so after the last one beat 0 sits at bits 0 .. W-1;
+        # `count` is the index of the next beat, up to the frame's last
+        frame, count = self._frame_registers()
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
         full = Signal()
@@ -88,7 +103,7 @@ class StepAssembler(wiring.Component):
         return m
 
 
-class ResultSerializer(wiring.Component):
+class ResultSerializer(_Framing):
     """Send each payload as one frame of beats (`lib.stream` sink -> AXI4-Stream source).
 
     A payload is taken the cycle its predecessor's last beat leaves (or at once when idle) and
@@ -96,21 +111,14 @@ class ResultSerializer(wiring.Component):
     """
 
     def __init__(self, payload_width, data_width):
-        check_data_width(data_width)
-        self.payload_width = payload_width
-        self.data_width = data_width
-        super().__init__({
-            "payload": In(stream.Signature(payload_width)),
-            "axis": Out(AXIStreamSignature(data_width)),
-        })
+        super().__init__(payload_width, data_width, sink=False)
 
     def elaborate(self, platform):
         m = Module()
-        width, count_beats = self.data_width, beats(self.payload_width, self.data_width)
-        # the frame being sent; it shifts down one beat per transfer, zero-filled from the top
-        frame = Signal(count_beats * width)
-        # the index of the beat on TDATA
-        count = Signal(range(count_beats))
+        width, count_beats = self.data_width, self.count_beats
+        # the frame being sent shifts down one beat per transfer, zero-filled from the top;
+        # `count` is the index of the beat on TDATA
+        frame, count = self._frame_registers()
         busy = Signal()
 
         last = Signal()

@@ -10,12 +10,44 @@ from hw.axis import ResultSerializer, StepAssembler, beats, check_data_width
 from hw.config import ConfigError
 
 
-def run(dut, *testbenches):
+def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed):
+    """Offer `items` (tuples of values for `source`'s data signals) on the `source` handshake with
+    random TVALID-style gaps, accept on `sink` with random backpressure until 20 idle cycles
+    after the last item; returns every transfer on `sink` as (*sampled data, cycle)."""
+    (valid, ready, *data), (sink_valid, sink_ready, *sink_data) = source, sink
+    rng = random.Random(seed)
+    seen = []
+    done = []
+
+    async def send(ctx):
+        for item in items:
+            while rng.random() >= valid_rate:
+                ctx.set(valid, 0)
+                await ctx.tick()
+            for signal, value in zip(data, item):
+                ctx.set(signal, value)
+            ctx.set(valid, 1)
+            await ctx.tick().until(ready)
+        ctx.set(valid, 0)
+        done.append(True)
+
+    async def receive(ctx):
+        cycle = idle = 0
+        while idle < 20:
+            accept = int(rng.random() < ready_rate)
+            ctx.set(sink_ready, accept)
+            _, _, is_valid, *values = await ctx.tick().sample(sink_valid, *sink_data)
+            cycle += 1
+            if is_valid and accept:
+                seen.append((*values, cycle))
+            idle = idle + 1 if done else 0
+
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    for testbench in testbenches:
-        sim.add_testbench(testbench)
+    sim.add_testbench(send)
+    sim.add_testbench(receive)
     sim.run()
+    return seen
 
 
 def frame_beats(payload, payload_width, data_width):
@@ -26,39 +58,11 @@ def frame_beats(payload, payload_width, data_width):
 
 def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed):
     """Send `frames` (lists of (tdata, tlast) beats) with TVALID gaps, take payloads under
-    backpressure; returns the payloads received and the cycle of the last one."""
+    backpressure; returns (payload, cycle) of every payload taken."""
     dut = StepAssembler(payload_width, data_width)
-    rng = random.Random(seed)
-    received = []
-    done = []
-
-    async def source(ctx):
-        for frame in frames:
-            for tdata, tlast in frame:
-                while rng.random() >= valid_rate:
-                    ctx.set(dut.axis.tvalid, 0)
-                    await ctx.tick()
-                ctx.set(dut.axis.tdata, tdata)
-                ctx.set(dut.axis.tlast, tlast)
-                ctx.set(dut.axis.tvalid, 1)
-                await ctx.tick().until(dut.axis.tready)
-        ctx.set(dut.axis.tvalid, 0)
-        done.append(True)
-
-    async def sink(ctx):
-        cycle = 0
-        idle = 0
-        while idle < 20:
-            ready = int(rng.random() < ready_rate)
-            ctx.set(dut.payload.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.payload.valid, dut.payload.p)
-            cycle += 1
-            if valid and ready:
-                received.append((payload, cycle))
-            idle = idle + 1 if done else 0
-
-    run(dut, source, sink)
-    return received
+    return handshake_run(dut, (dut.axis.tvalid, dut.axis.tready, dut.axis.tdata, dut.axis.tlast),
+                         (dut.payload.valid, dut.payload.ready, dut.payload.p),
+                         [beat for frame in frames for beat in frame], valid_rate, ready_rate, seed)
 
 
 def good_frame(payload, payload_width, data_width):
@@ -102,39 +106,12 @@ def test_assembler_takes_one_beat_per_cycle_back_to_back():
 
 
 def serializer_run(payload_width, data_width, payloads, valid_rate, ready_rate, seed):
-    """Offer `payloads` with gaps, take beats under backpressure; returns the frames received
-    as lists of (tdata, tlast) and the cycle of every beat."""
+    """Offer `payloads` with gaps, take beats under backpressure; returns (tdata, tlast, cycle)
+    of every beat taken."""
     dut = ResultSerializer(payload_width, data_width)
-    rng = random.Random(seed)
-    beats_seen = []
-    done = []
-
-    async def source(ctx):
-        for payload in payloads:
-            while rng.random() >= valid_rate:
-                ctx.set(dut.payload.valid, 0)
-                await ctx.tick()
-            ctx.set(dut.payload.p, payload)
-            ctx.set(dut.payload.valid, 1)
-            await ctx.tick().until(dut.payload.ready)
-        ctx.set(dut.payload.valid, 0)
-        done.append(True)
-
-    async def sink(ctx):
-        cycle = 0
-        idle = 0
-        while idle < 20:
-            ready = int(rng.random() < ready_rate)
-            ctx.set(dut.axis.tready, ready)
-            _, _, valid, tdata, tlast = await ctx.tick().sample(
-                dut.axis.tvalid, dut.axis.tdata, dut.axis.tlast)
-            cycle += 1
-            if valid and ready:
-                beats_seen.append((tdata, tlast, cycle))
-            idle = idle + 1 if done else 0
-
-    run(dut, source, sink)
-    return beats_seen
+    return handshake_run(dut, (dut.payload.valid, dut.payload.ready, dut.payload.p),
+                         (dut.axis.tvalid, dut.axis.tready, dut.axis.tdata, dut.axis.tlast),
+                         [(p,) for p in payloads], valid_rate, ready_rate, seed)
 
 
 @pytest.mark.parametrize("payload_width,data_width", [(37, 64), (64, 64), (133, 64), (9, 8)])
