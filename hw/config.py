@@ -21,6 +21,8 @@ FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5
 #: Formats every build enables.
 REQUIRED_FORMATS = ("e4m3", "e5m2")
 BLOCK_SIZES = (16, 32, 64, 128)
+#: Pipeline registers `hw.accumulate.Accumulate` can place.
+ACC_STAGES = range(0, 4)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class Config:
     lanes      -- products summed per cycle in each PE; a step takes block / lanes cycles.
     depth      -- FP32 accumulator slots per PE.
     formats    -- element formats enabled at run time; e4m3 and e5m2 are always included.
+
+    Pipeline settings (they change latency and acc_latency, never results):
+    pipe_unpack   -- 1: a register after the operand decode (Unpack).
+    pipe_multiply -- 1: a register after the significand products (Multiply).
+    pipe_sum      -- 1: a register after the exact block sum (Sum).
+    acc_stages    -- pipeline registers inside Accumulate, 0 to 3.
     """
 
     rows: int = 1
@@ -40,6 +48,10 @@ class Config:
     lanes: int = 32
     depth: int = 4
     formats: tuple = REQUIRED_FORMATS
+    pipe_unpack: int = 0
+    pipe_multiply: int = 1
+    pipe_sum: int = 1
+    acc_stages: int = 2
 
     def __post_init__(self):
         # Formats: accept any iterable, store a canonical tuple in code order.
@@ -64,6 +76,11 @@ class Config:
             check_int("lanes", self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
         check_int("depth", self.depth, lambda v: 1 <= v <= 256,
                   "Depth must be an integer from 1 to 256")
+        for name in ("pipe_unpack", "pipe_multiply", "pipe_sum"):
+            check_int(name, getattr(self, name), lambda v: v in (0, 1),
+                      f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
+        check_int("acc_stages", self.acc_stages, lambda v: v in ACC_STAGES,
+                  f"Acc stages must be an integer from {ACC_STAGES[0]} to {ACC_STAGES[-1]}")
         try:
             names = tuple(self.formats)
         except TypeError:
@@ -107,6 +124,42 @@ class Config:
     def cycles_per_step(self):
         """Cycles a step occupies the input: block / lanes (SPEC §4)."""
         return self.block // self.lanes
+
+    @property
+    def accumulate_latency(self):
+        """Cycles through Accumulate: one per register it holds."""
+        return self.acc_stages
+
+    @property
+    def latency(self):
+        """Cycles from a `last` step's acceptance to its result's valid, without stalls (SPEC §4).
+
+        1 into the input register, where the step issues its first chunk; cycles_per_step - 1
+        more chunks; one per pipeline register before Accumulate; Accumulate's latency; and 1
+        through the result buffer.
+        """
+        return (self.cycles_per_step + self.pipe_unpack + self.pipe_multiply + self.pipe_sum
+                + self.accumulate_latency + 1)
+
+    @property
+    def acc_latency(self):
+        """Slot reuse distance, in steps, that sustains one step every `cycles_per_step` cycles.
+
+        A step reads its slot when its block sum enters Accumulate and writes it back
+        `accumulate_latency` cycles later; the next step on that slot must read at least one
+        cycle after the write, so consecutive uses must issue accumulate_latency + 1 cycles apart.
+        """
+        return -(-(self.accumulate_latency + 1) // self.cycles_per_step)
+
+    @property
+    def result_buffer(self):
+        """Entries of the result buffer: every result that can be in flight at full rate, plus one.
+
+        A `last` step issues only while buffered plus in-flight results are fewer than this; a
+        result is in flight from its issue to the cycle it leaves, latency - 1 cycles later when
+        the output is always ready, and steps issue `cycles_per_step` apart.
+        """
+        return -(-(self.latency - 1) // self.cycles_per_step) + 1
 
     @property
     def slot_width(self):
@@ -168,6 +221,8 @@ class Config:
         return {
             "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
             "depth": self.depth, "formats": list(self.formats),
+            "pipe_unpack": self.pipe_unpack, "pipe_multiply": self.pipe_multiply,
+            "pipe_sum": self.pipe_sum, "acc_stages": self.acc_stages,
         }
 
     def manifest(self, top="mxdpu"):
@@ -179,11 +234,9 @@ class Config:
             "step_fields": self.step_fields,
             "result_fields": self.result_fields,
             "cycles_per_step": self.cycles_per_step,
+            "latency": self.latency,
+            "acc_latency": self.acc_latency,
         }
-        for key in ("latency", "acc_latency"):
-            value = getattr(self, key, None)
-            if value is not None:
-                result[key] = value
         return result
 
     # -- packing (pure Python ints; the benches and the golden CLI share these) ----------------

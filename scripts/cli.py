@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from hw.config import PRESETS, ConfigError, preset
+from hw.config import ACC_STAGES, PRESETS, ConfigError, preset
 
 __all__ = ["main", "UsageError", "add_config_arguments", "config_from_args"]
 
@@ -16,6 +16,7 @@ __all__ = ["main", "UsageError", "add_config_arguments", "config_from_args"]
 VERBS = {
     "golden": ("scripts.golden", "compute or check known answers with the golden model"),
     "bench": ("scripts.bench", "measure golden-model throughput in steps per second"),
+    "generate": ("scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
 }
 
 
@@ -35,11 +36,21 @@ def add_config_arguments(parser, default_preset="dpu"):
     group.add_argument("--depth", type=int, help="accumulator slots per PE (default: the preset's)")
     group.add_argument("--formats", help="comma-separated element formats; e4m3,e5m2 always "
                                          "included (default: the preset's)")
+    for name, help_text in (("pipe_unpack", "register after the operand decode"),
+                            ("pipe_multiply", "register after the products"),
+                            ("pipe_sum", "register after the block sum")):
+        group.add_argument("--" + name.replace("_", "-"), type=int,
+                           help=f"{help_text}, 0 or 1 (default: the preset's)")
+    group.add_argument("--acc-stages", type=int,
+                       help=f"pipeline registers in the accumulator, {ACC_STAGES[0]} to "
+                            f"{ACC_STAGES[-1]} (default: the preset's)")
 
 
 def config_from_args(args):
     """The Config named by `add_config_arguments` options; ConfigError on bad values."""
-    overrides = {name: getattr(args, name) for name in ("rows", "cols", "block", "lanes", "depth")}
+    overrides = {name: getattr(args, name) for name in ("rows", "cols", "block", "lanes", "depth",
+                                                        "pipe_unpack", "pipe_multiply", "pipe_sum",
+                                                        "acc_stages")}
     if args.formats is not None:
         overrides["formats"] = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     return preset(args.preset, **overrides)

@@ -1,0 +1,244 @@
+"""The processing element: multiply, align, block sum, specials, accumulate and its slot store.
+
+A PE takes `lanes` decoded A and B operands a cycle (decoded once per row / column by the tile)
+and, `block / lanes` cycles later, has the exact block sum of its step. Pipeline registers sit
+after Multiply (`config.pipe_multiply`) and after the block sum (`config.pipe_sum`); the tile's
+controller drives the control inputs at the stage they belong to.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .accumulate import Accumulate
+from .formats import unpacked_layout
+from .pipeline import delay
+
+__all__ = ["Multiply", "Align", "Sum", "Specials", "SlotStore", "ProcessingElement", "product_layout"]
+
+
+def product_layout(grid):
+    """An exact product: `(-1)^sign · sig · 2^(grid.lsb + exp)`."""
+    return data.StructLayout({
+        # the product of two significands
+        "sig": 2 * grid.sig_width,
+        # the sum of two exponent offsets
+        "exp": grid.exp_width + 1,
+        "sign": 1,
+    })
+
+
+class Multiply(wiring.Component):
+    """Multiply two decoded operands exactly (combinational): significands, exponents, signs."""
+
+    def __init__(self, grid):
+        self.grid = grid
+        layout = unpacked_layout(grid)
+        super().__init__({"a": In(layout), "b": In(layout), "product": Out(product_layout(grid))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [
+            self.product.sig.eq(self.a.sig * self.b.sig),
+            self.product.exp.eq(self.a.exp + self.b.exp),
+            self.product.sign.eq(self.a.sign ^ self.b.sign),
+        ]
+        return m
+
+
+class Align(wiring.Component):
+    """Place an exact product on the fixed-point grid as a signed integer (combinational)."""
+
+    def __init__(self, grid):
+        self.grid = grid
+        super().__init__({"product": In(product_layout(grid)), "value": Out(signed(grid.product_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        magnitude = Signal(self.grid.width)
+        m.d.comb += [
+            magnitude.eq(self.product.sig << self.product.exp),
+            self.value.eq(Mux(self.product.sign, -magnitude, magnitude)),
+        ]
+        return m
+
+
+class Sum(wiring.Component):
+    """The exact sum of a block, `lanes` grid values a cycle.
+
+    `start` marks the first of a step's `chunks` consecutive cycles; `sum` is the running total
+    including this cycle's values, so it is the block sum on the step's last cycle.
+    """
+
+    def __init__(self, grid, lanes, chunks):
+        self.grid, self.lanes, self.chunks = grid, lanes, chunks
+        super().__init__({
+            "values": In(data.ArrayLayout(signed(grid.product_width), lanes)),
+            "start": In(1),
+            "sum": Out(signed(grid.sum_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        terms = [self.values[i] for i in range(self.lanes)]
+        while len(terms) > 1:  # a balanced adder tree
+            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                     for i in range(0, len(terms), 2)]
+        if self.chunks == 1:
+            m.d.comb += self.sum.eq(terms[0])
+        else:
+            partial = Signal(signed(self.grid.sum_width))
+            m.d.comb += self.sum.eq(Mux(self.start, 0, partial) + terms[0])
+            m.d.sync += partial.eq(self.sum)
+        return m
+
+
+class Specials(wiring.Component):
+    """What the special operands of `lanes` products mean (combinational), SPEC §2 rules 2–5.
+
+    nan     -- an element is NaN
+    invalid -- a product is Inf × 0
+    pos_inf, neg_inf -- a product is +Inf / -Inf (Inf times a nonzero number)
+    """
+
+    def __init__(self, grid, lanes):
+        self.lanes = lanes
+        layout = data.ArrayLayout(unpacked_layout(grid), lanes)
+        super().__init__({
+            "a": In(layout), "b": In(layout),
+            "nan": Out(1), "invalid": Out(1), "pos_inf": Out(1), "neg_inf": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        nan, invalid, pos_inf, neg_inf = [], [], [], []
+        for i in range(self.lanes):
+            a, b = self.a[i], self.b[i]
+            nan.append(a.nan | b.nan)
+            invalid.append((a.inf & b.zero) | (a.zero & b.inf))
+            inf = (a.inf & ~b.zero & ~b.nan) | (b.inf & ~a.zero & ~a.nan)
+            pos_inf.append(inf & ~(a.sign ^ b.sign))
+            neg_inf.append(inf & (a.sign ^ b.sign))
+        m.d.comb += [
+            self.nan.eq(Cat(nan).any()),
+            self.invalid.eq(Cat(invalid).any()),
+            self.pos_inf.eq(Cat(pos_inf).any()),
+            self.neg_inf.eq(Cat(neg_inf).any()),
+        ]
+        return m
+
+
+class SlotStore(wiring.Component):
+    """The PE's `depth` accumulator slots: FP32 value and sticky flags, +0 and clear after reset.
+
+    Read (combinational): `d`, `d_flags` of `read_slot`, or +0 / clear when `read_first`.
+    Write (next edge): `write_d`, `write_flags` into `write_slot`, or +0 / clear when `write_last`.
+    """
+
+    def __init__(self, config):
+        self.depth = config.depth
+        super().__init__({
+            "read_slot": In(config.slot_width), "read_first": In(1),
+            "d": Out(32), "d_flags": Out(4),
+            "write": In(1), "write_slot": In(config.slot_width), "write_last": In(1),
+            "write_d": In(32), "write_flags": In(4),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        values = Signal(data.ArrayLayout(32, self.depth))
+        flags = Signal(data.ArrayLayout(4, self.depth))
+        m.d.comb += [
+            self.d.eq(Mux(self.read_first, 0, values[self.read_slot])),
+            self.d_flags.eq(Mux(self.read_first, 0, flags[self.read_slot])),
+        ]
+        with m.If(self.write):
+            m.d.sync += [
+                values[self.write_slot].eq(Mux(self.write_last, 0, self.write_d)),
+                flags[self.write_slot].eq(Mux(self.write_last, 0, self.write_flags)),
+            ]
+        return m
+
+
+class ProcessingElement(wiring.Component):
+    """One PE of the tile.
+
+    Stage M (operands `a`, `b`): Multiply, Specials; then a register if `config.pipe_multiply`.
+    Stage S (`start`): Align, Sum; the block sum is ready on a step's last chunk; then a register
+    if `config.pipe_sum`.
+    Stage E (`a_scale`, `b_scale`, `format_invalid`, `slot`, `first`): the slot is read and
+    Accumulate starts; `result`/`flags` appear `Accumulate.latency` cycles later, stage W, where
+    `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
+    """
+
+    def __init__(self, config, grid):
+        self.config, self.grid = config, grid
+        operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
+        super().__init__({
+            "a": In(operands), "b": In(operands),
+            "start": In(1),
+            "a_scale": In(8), "b_scale": In(8), "format_invalid": In(1),
+            "slot": In(config.slot_width), "first": In(1),
+            "write": In(1), "write_slot": In(config.slot_width), "write_last": In(1),
+            "result": Out(32), "flags": Out(4),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid, lanes = self.config, self.grid, self.config.lanes
+
+        # stage M
+        m.submodules.specials = specials = Specials(grid, lanes)
+        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
+        products = Signal(data.ArrayLayout(product_layout(grid), lanes))
+        for i in range(lanes):
+            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
+            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i]), products[i].eq(multiply.product)]
+        chunk_flags = Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf)
+
+        products = delay(m, products, config.pipe_multiply, "products")
+        chunk_flags = delay(m, chunk_flags, config.pipe_multiply, "chunk_flags")
+
+        # stage S
+        m.submodules.sum = block_sum = Sum(grid, lanes, config.cycles_per_step)
+        for i in range(lanes):
+            m.submodules[f"align{i}"] = align = Align(grid)
+            m.d.comb += [align.product.eq(products[i]), block_sum.values[i].eq(align.value)]
+        m.d.comb += block_sum.start.eq(self.start)
+        block_flags = Signal(4)  # the specials of every chunk so far, this one included
+        if config.cycles_per_step == 1:
+            m.d.comb += block_flags.eq(chunk_flags)
+        else:
+            sticky = Signal(4)
+            m.d.comb += block_flags.eq(Mux(self.start, 0, sticky) | chunk_flags)
+            m.d.sync += sticky.eq(block_flags)
+
+        block = delay(m, block_sum.sum, config.pipe_sum, "block")
+        block_flags = delay(m, block_flags, config.pipe_sum, "block_flags")
+
+        # stage E: the slot is read and Accumulate starts; stage W: the result is written back
+        m.submodules.slots = slots = SlotStore(config)
+        m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
+                                                   stages=config.acc_stages)
+        scale_nan = (self.a_scale == 0xFF) | (self.b_scale == 0xFF)
+        m.d.comb += [
+            slots.read_slot.eq(self.slot),
+            slots.read_first.eq(self.first),
+            acc.sum.eq(block),
+            # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
+            acc.scale.eq(self.a_scale + self.b_scale - 254),
+            acc.nan.eq(block_flags[0] | scale_nan),
+            acc.invalid.eq(block_flags[1] | self.format_invalid),
+            acc.pos_inf.eq(block_flags[2]),
+            acc.neg_inf.eq(block_flags[3]),
+            acc.d.eq(slots.d),
+            acc.d_flags.eq(slots.d_flags),
+            slots.write.eq(self.write),
+            slots.write_slot.eq(self.write_slot),
+            slots.write_last.eq(self.write_last),
+            slots.write_d.eq(acc.result),
+            slots.write_flags.eq(acc.flags),
+            self.result.eq(acc.result),
+            self.flags.eq(acc.flags),
+        ]
+        return m

@@ -1,0 +1,92 @@
+"""The tile: R × C processing elements in lockstep, operands decoded once per row and column."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .formats import Grid, unpacked_layout
+from .pe import ProcessingElement
+from .pipeline import delay
+from .unpack import Unpack, format_enabled
+
+__all__ = ["Tile"]
+
+
+class Tile(wiring.Component):
+    """The datapath of every PE and the control that travels beside it.
+
+    `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
+    `chunk` counting 0 .. block/lanes - 1. `Config.tile_latency` cycles after a step's last
+    chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold every PE's
+    new slot value. The caller never issues a step that reads a slot still in flight.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.grid = Grid(config)
+        super().__init__({
+            "step": In(config.step_layout),
+            "issue": In(1),
+            "chunk": In(range(config.cycles_per_step)),
+            "done": Out(1),
+            "slot": Out(config.slot_width),
+            "last": Out(1),
+            "d": Out(config.result_layout["d"].shape),
+            "flags": Out(config.result_layout["flags"].shape),
+        })
+
+    def _unpack_chunk(self, m, name, elements, fmt):
+        """Decode this cycle's `lanes` elements of one row of A or column of B."""
+        lanes = self.config.lanes
+        chunk = elements.as_value().word_select(self.chunk, lanes * 8)
+        out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
+        for i in range(lanes):
+            m.submodules[f"unpack_{name}_{i}"] = unpack = Unpack(self.grid)
+            m.d.comb += [unpack.code.eq(chunk[i * 8:(i + 1) * 8]), unpack.format.eq(fmt), out[i].eq(unpack.out)]
+        return delay(m, out, self.config.pipe_unpack, f"{name}_unpacked")
+
+    def elaborate(self, platform):
+        m = Module()
+        config, step = self.config, self.step
+        cfg_rows, cfg_cols, chunks = config.rows, config.cols, config.cycles_per_step
+
+        # stage 0 (issue) -> stage M (multiply): decode once per row of A and per column of B
+        a = [self._unpack_chunk(m, f"a{r}", step.a[r], step.a_format) for r in range(cfg_rows)]
+        b = [self._unpack_chunk(m, f"b{c}", step.b[c], step.b_format) for c in range(cfg_cols)]
+
+        # the control beside the datapath, at the stage each part is used
+        start = delay(m, self.chunk == 0, config.pipe_unpack + config.pipe_multiply, "start")
+        to_entry = config.pipe_unpack + config.pipe_multiply + config.pipe_sum
+        block_done = delay(m, self.issue & (self.chunk == chunks - 1), to_entry, "block_done")
+        control = Signal(data.StructLayout({
+            "slot": config.slot_width, "first": 1, "last": 1, "format_invalid": 1,
+            "a_scale": data.ArrayLayout(8, cfg_rows), "b_scale": data.ArrayLayout(8, cfg_cols),
+        }))
+        m.d.comb += [
+            control.slot.eq(step.slot),
+            control.first.eq(step.first),
+            control.last.eq(step.last),
+            control.format_invalid.eq(~format_enabled(self.grid, step.a_format)
+                                      | ~format_enabled(self.grid, step.b_format)),
+            control.a_scale.eq(step.a_scale),
+            control.b_scale.eq(step.b_scale),
+        ]
+        entry = delay(m, control, to_entry, "entry")
+        acc_latency = config.acc_stages
+        write = delay(m, block_done, acc_latency, "write")
+        write_slot = delay(m, entry.slot, acc_latency, "write_slot")
+        write_last = delay(m, entry.last, acc_latency, "write_last")
+        m.d.comb += [self.done.eq(write), self.slot.eq(write_slot), self.last.eq(write_last)]
+
+        for r in range(cfg_rows):
+            for c in range(cfg_cols):
+                m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid)
+                m.d.comb += [
+                    pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
+                    pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
+                    pe.format_invalid.eq(entry.format_invalid),
+                    pe.slot.eq(entry.slot), pe.first.eq(entry.first),
+                    pe.write.eq(write), pe.write_slot.eq(write_slot), pe.write_last.eq(write_last),
+                    self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags),
+                ]
+        return m

@@ -1,0 +1,97 @@
+"""The top level: the step and result streams of SPEC §3 around the tile."""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .tile import Tile
+
+__all__ = ["MXDPU"]
+
+
+class MXDPU(wiring.Component):
+    """MX dot-product unit: `step` in, one `result` per `last` step out, in order.
+
+    An accepted step waits in an input register until it can issue: its slot is not still in
+    flight (unless it is a `first` step, which does not read the slot) and, for a `last` step,
+    the result buffer has room for it and every result already in flight. It then occupies the
+    tile for `block / lanes` cycles. `step.ready` depends only on state.
+
+    Throughput: one step every `config.cycles_per_step` cycles while consecutive uses of a slot
+    are at least `config.acc_latency` steps apart. Latency: `config.latency` cycles from a last
+    step's acceptance to its result's `valid`, without stalls.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        super().__init__({
+            "step": In(stream.Signature(config.step_layout)),
+            "result": Out(stream.Signature(config.result_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        chunks = config.cycles_per_step
+        m.submodules.tile = tile = Tile(config)
+        m.submodules.results = results = fifo.SyncFIFO(width=config.result_layout.size,
+                                                       depth=config.result_buffer)
+
+        # the input register and the chunk counter
+        held = Signal(config.step_layout)
+        full = Signal()
+        busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
+        chunk = Signal(range(chunks))
+
+        # in flight: the slots issued in the last `accumulate_latency` cycles, newest first,
+        # still to be written back when a step issued now would read its slot
+        recent = [Signal(config.slot_width + 1, name=f"recent{i}")
+                  for i in range(config.accumulate_latency)]
+        hazard = Signal()
+        for newer, older in zip(recent, recent[1:]):
+            m.d.sync += older.eq(newer)
+        m.d.comb += hazard.eq(~held.first & Cat(*(e[0] & (e[1:] == held.slot) for e in recent)).any())
+
+        # results issued and not yet taken out of the buffer
+        reserved = Signal(range(config.result_buffer + 1))
+        room = reserved < config.result_buffer
+
+        start = Signal()  # chunk 0 of the held step issues
+        m.d.comb += start.eq(full & ~busy & ~hazard & (~held.last | room))
+        issue = start | busy
+        done = Signal()  # the held step issues its last chunk
+        m.d.comb += [
+            done.eq(issue & (chunk == chunks - 1)),
+            self.step.ready.eq(~full | done),
+        ]
+        if recent:
+            m.d.sync += recent[0].eq(Cat(start, held.slot))
+
+        with m.If(self.step.valid & self.step.ready):
+            m.d.sync += [held.eq(self.step.payload), full.eq(1)]
+        with m.Elif(done):
+            m.d.sync += full.eq(0)
+        if chunks > 1:
+            with m.If(issue):
+                m.d.sync += chunk.eq(chunk + 1)
+                m.d.sync += busy.eq(1)
+            with m.If(done):
+                m.d.sync += [chunk.eq(0), busy.eq(0)]
+
+        result = Signal(config.result_layout)
+        taken = self.result.valid & self.result.ready
+        with m.If((start & held.last) & ~taken):
+            m.d.sync += reserved.eq(reserved + 1)
+        with m.Elif(~(start & held.last) & taken):
+            m.d.sync += reserved.eq(reserved - 1)
+
+        m.d.comb += [
+            tile.step.eq(held), tile.issue.eq(issue), tile.chunk.eq(chunk),
+            results.w_en.eq(tile.done & tile.last),
+            result.d.eq(tile.d), result.flags.eq(tile.flags), result.slot.eq(tile.slot),
+            results.w_data.eq(result),
+            self.result.valid.eq(results.r_rdy),
+            self.result.payload.eq(results.r_data),
+            results.r_en.eq(self.result.ready),
+        ]
+        return m

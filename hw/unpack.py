@@ -1,0 +1,76 @@
+"""Unpack: an element code and a format code to one decoded operand record."""
+
+from amaranth.hdl import Module, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .formats import unpacked_layout
+
+__all__ = ["Unpack", "format_enabled"]
+
+
+def format_enabled(grid, code):
+    """1 when the 3-bit format `code` names a format the build enables."""
+    return code.matches(*(f.code for f in grid.formats))
+
+
+class Unpack(wiring.Component):
+    """Decode one element (combinational).
+
+    `code` is the element's byte, `format` its SPEC §1 code. The output record holds the sign, the
+    exponent offset of the significand LSB from `grid.elem_lsb`, the significand with its hidden
+    bit, and is_nan / is_inf / is_zero. A format code the build does not enable (or a reserved
+    one) decodes as NaN; the step's `invalid` flag comes from `format_enabled`.
+    """
+
+    def __init__(self, grid):
+        self.grid = grid
+        super().__init__({
+            "code": In(8),
+            "format": In(3),
+            "out": Out(unpacked_layout(grid)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        grid, out = self.grid, self.out
+        with m.Switch(self.format):
+            for fmt in grid.formats:
+                with m.Case(fmt.code):
+                    self._decode(m, fmt)
+            with m.Default():
+                m.d.comb += out.nan.eq(1)
+        return m
+
+    def _decode(self, m, fmt):
+        grid, out = self.grid, self.out
+        x = fmt.layout(self.code[:fmt.layout.size])
+        m.d.comb += out.sign.eq(x.sign)
+        if fmt.integer:
+            # two's complement: the magnitude of -128 is 128, which still fits sig_width bits
+            value = self.code[:fmt.layout.size].as_signed()
+            m.d.comb += [
+                out.sig.eq(Mux(x.sign, -value, value)),
+                out.exp.eq(fmt.lsb_exp - grid.elem_lsb),
+                out.zero.eq(value == 0),
+            ]
+            return
+        all_ones = x.exp == (1 << fmt.ebits) - 1
+        if fmt.specials == "nan_all_ones":
+            nan, inf = all_ones & (x.mant == (1 << fmt.mbits) - 1), 0
+        elif fmt.specials == "ieee":
+            nan, inf = all_ones & (x.mant != 0), all_ones & (x.mant == 0)
+        else:
+            nan, inf = 0, 0
+        normal = x.exp != 0
+        m.d.comb += [
+            out.nan.eq(nan),
+            out.inf.eq(inf),
+            out.zero.eq(~normal & (x.mant == 0)),
+        ]
+        with m.If(~(out.nan | out.inf)):
+            m.d.comb += [
+                # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
+                out.sig.eq(x.mant | (normal << fmt.mbits)),
+                out.exp.eq(Mux(normal, x.exp, 1) + (fmt.lsb_exp - 1 - grid.elem_lsb)),
+            ]

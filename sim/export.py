@@ -1,0 +1,27 @@
+"""Verilog and manifest export: the one way `mxdpu generate`, the cocotb runner and synthesis get RTL."""
+
+import json
+import re
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from hw.config import ConfigError
+
+__all__ = ["export_verilog"]
+
+
+def export_verilog(config, out_dir, top="mxdpu"):
+    """Write `out_dir/<top>.v` and `out_dir/<top>.json` (SPEC §4 manifest); return both paths.
+
+    The module name is checked before anything is elaborated or written.
+    """
+    if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
+        raise ConfigError(f"Top must be a Verilog identifier (letters, digits, _), not {top!r}")
+    text = verilog.convert(config.create(), name=top, emit_src=False)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path, manifest_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
+    verilog_path.write_text(text)
+    manifest_path.write_text(json.dumps(config.manifest(top), indent=2) + "\n")
+    return verilog_path, manifest_path
