@@ -1,6 +1,6 @@
 """The tile: R × C processing elements in lockstep, operands decoded once per row and column."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +16,7 @@ class Tile(wiring.Component):
     """The datapath of every PE and the control that travels beside it.
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
-    `chunk` counting 0 .. block/lanes - 1. `Config.tile_latency` cycles after a step's last
+    `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle). `Config.tile_latency` cycles after a step's last
     chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold every PE's
     new slot value. The caller never issues a step that reads a slot still in flight.
     """
@@ -24,16 +24,20 @@ class Tile(wiring.Component):
     def __init__(self, config):
         self.config = config
         self.grid = Grid(config)
-        super().__init__({
+        members = {
             "step": In(config.step_layout),
             "issue": In(1),
-            "chunk": In(range(config.cycles_per_step)),
             "done": Out(1),
             "slot": Out(config.slot_width),
             "last": Out(1),
             "d": Out(config.result_layout["d"].shape),
             "flags": Out(config.result_layout["flags"].shape),
-        })
+        }
+        if config.cycles_per_step > 1:
+            members["chunk"] = In(range(config.cycles_per_step))
+        super().__init__(members)
+        if config.cycles_per_step == 1:
+            self.chunk = Const(0, 1)
 
     def _unpack_chunk(self, m, name, elements, fmt):
         """Decode this cycle's `lanes` elements of one row of A or column of B."""

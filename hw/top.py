@@ -1,6 +1,6 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,7 +41,7 @@ class MXDPU(wiring.Component):
         held = Signal(config.step_layout)
         full = Signal()
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
-        chunk = Signal(range(chunks))
+        chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
 
         # in flight: the slots issued in the last `accumulate_latency` cycles, newest first,
         # still to be written back when a step issued now would read its slot
@@ -72,6 +72,7 @@ class MXDPU(wiring.Component):
         with m.Elif(done):
             m.d.sync += full.eq(0)
         if chunks > 1:
+            m.d.comb += tile.chunk.eq(chunk)
             with m.If(issue):
                 m.d.sync += chunk.eq(chunk + 1)
                 m.d.sync += busy.eq(1)
@@ -86,7 +87,7 @@ class MXDPU(wiring.Component):
             m.d.sync += reserved.eq(reserved - 1)
 
         m.d.comb += [
-            tile.step.eq(held), tile.issue.eq(issue), tile.chunk.eq(chunk),
+            tile.step.eq(held), tile.issue.eq(issue),
             results.w_en.eq(tile.done & tile.last),
             result.d.eq(tile.d), result.flags.eq(tile.flags), result.slot.eq(tile.slot),
             results.w_data.eq(result),

@@ -1,6 +1,6 @@
 """Unpack: an element code and a format code to one decoded operand record."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -57,18 +57,18 @@ class Unpack(wiring.Component):
             return
         all_ones = x.exp == (1 << fmt.ebits) - 1
         if fmt.specials == "nan_all_ones":
-            nan, inf = all_ones & (x.mant == (1 << fmt.mbits) - 1), 0
+            nan, inf = all_ones & (x.mant == (1 << fmt.mbits) - 1), Const(0)
         elif fmt.specials == "ieee":
             nan, inf = all_ones & (x.mant != 0), all_ones & (x.mant == 0)
         else:
-            nan, inf = 0, 0
+            nan, inf = Const(0), Const(0)
         normal = x.exp != 0
         m.d.comb += [
             out.nan.eq(nan),
             out.inf.eq(inf),
             out.zero.eq(~normal & (x.mant == 0)),
         ]
-        with m.If(~(out.nan | out.inf)):
+        with m.If(~(nan | inf)):
             m.d.comb += [
                 # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
                 out.sig.eq(x.mant | (normal << fmt.mbits)),
