@@ -1,0 +1,148 @@
+"""Element and scale formats of SPEC §1, decoded exactly.
+
+Every finite element value is held as an integer on its format's grid: value = (-1)^sign · mag ·
+2^lsb_exp, where lsb_exp is the weight of the smallest subnormal (or of the INT8 LSB). The
+vectorised tables (`VALUE`, `KIND`, `SIGN`, indexed [format code, byte]) let the golden model
+decode whole blocks with one numpy gather.
+"""
+
+from fractions import Fraction
+from typing import NamedTuple
+
+import numpy as np
+
+from hw.config import FORMAT_CODES
+
+__all__ = [
+    "Format", "FORMATS", "FORMAT_NAMES", "Decoded", "decode", "FINITE", "INF", "NAN",
+    "VALUE", "KIND", "SIGN", "LSB_EXP", "SCALE_NAN", "scale_exponent",
+    "CANONICAL_NAN", "FP32_INF", "fp32_to_fraction", "format_code",
+]
+
+#: Element kinds, as stored in `KIND`.
+FINITE, INF, NAN = 0, 1, 2
+_KIND_NAMES = ("finite", "inf", "nan")
+
+#: The UE8M0 scale code that means NaN (SPEC §1).
+SCALE_NAN = 0xFF
+#: The one NaN the unit produces (SPEC §2), and +Inf, as binary32 bits.
+CANONICAL_NAN = 0x7FC00000
+FP32_INF = 0x7F800000
+
+
+class Format(NamedTuple):
+    """One element format. INT8 has no exponent: ebits 0, bias None, mbits 6 fraction bits."""
+    code: int
+    name: str
+    bits: int
+    ebits: int
+    mbits: int
+    bias: int | None
+    max_finite: Fraction
+    emax: int       # floor(log2 max_finite), SPEC §5
+    lsb_exp: int    # weight of the grid unit: smallest subnormal (or INT8's 2^-6)
+    max_mag: int    # max_finite in grid units
+
+
+def _float_format(code, name, ebits, mbits, max_finite, emax):
+    bias = (1 << (ebits - 1)) - 1
+    lsb_exp = 1 - bias - mbits
+    return Format(code, name, 1 + ebits + mbits, ebits, mbits, bias, Fraction(max_finite), emax,
+                  lsb_exp, int(Fraction(max_finite) / Fraction(2) ** lsb_exp))
+
+
+#: Format code -> Format, for the six codes of SPEC §1 (names from hw.config.FORMAT_CODES).
+FORMATS = {
+    FORMAT_CODES["e4m3"]: _float_format(FORMAT_CODES["e4m3"], "e4m3", 4, 3, 448, 8),
+    FORMAT_CODES["e5m2"]: _float_format(FORMAT_CODES["e5m2"], "e5m2", 5, 2, 57344, 15),
+    FORMAT_CODES["e3m2"]: _float_format(FORMAT_CODES["e3m2"], "e3m2", 3, 2, 28, 4),
+    FORMAT_CODES["e2m3"]: _float_format(FORMAT_CODES["e2m3"], "e2m3", 2, 3, Fraction(15, 2), 2),
+    FORMAT_CODES["e2m1"]: _float_format(FORMAT_CODES["e2m1"], "e2m1", 2, 1, 6, 2),
+    FORMAT_CODES["int8"]: Format(FORMAT_CODES["int8"], "int8", 8, 0, 6, None, Fraction(127, 64),
+                                 0, -6, 127),
+}
+FORMAT_NAMES = {code: f.name for code, f in FORMATS.items()}
+
+
+def format_code(name):
+    """Code of a format name ('e4m3', ...); ValueError naming the allowed names."""
+    if name not in FORMAT_CODES:
+        raise ValueError(f"Format must be one of {', '.join(FORMAT_CODES)}, not {name!r}")
+    return FORMAT_CODES[name]
+
+
+class Decoded(NamedTuple):
+    """An element: kind 'finite', 'inf' or 'nan'; finite value (-1)^sign · mag · 2^exp."""
+    kind: str
+    sign: int
+    mag: int
+    exp: int
+
+
+def _decode_fields(fmt, code):
+    """(kind, sign, mag) of one byte in format `fmt` (a Format)."""
+    x = code & ((1 << fmt.bits) - 1)        # narrower formats ignore the high bits
+    if fmt.name == "int8":
+        value = x - 256 if x & 0x80 else x
+        return FINITE, int(value < 0), abs(value)
+    sign = x >> (fmt.bits - 1)
+    exponent = (x >> fmt.mbits) & ((1 << fmt.ebits) - 1)
+    mantissa = x & ((1 << fmt.mbits) - 1)
+    top = exponent == (1 << fmt.ebits) - 1
+    if fmt.name == "e4m3" and top and mantissa == (1 << fmt.mbits) - 1:
+        return NAN, sign, 0
+    if fmt.name == "e5m2" and top:
+        return (INF if mantissa == 0 else NAN), sign, 0
+    if exponent == 0:
+        return FINITE, sign, mantissa
+    return FINITE, sign, (mantissa | (1 << fmt.mbits)) << (exponent - 1)
+
+
+def decode(fmt_code, code):
+    """Decoded element `code` (0..255) of format `fmt_code` (0..5)."""
+    if fmt_code not in FORMATS:
+        raise ValueError(f"Format code must be one of 0..{len(FORMATS) - 1}, not {fmt_code!r}")
+    if not 0 <= code <= 255:
+        raise ValueError(f"Element code must be a byte 0..255, not {code!r}")
+    fmt = FORMATS[fmt_code]
+    kind, sign, mag = _decode_fields(fmt, code)
+    return Decoded(_KIND_NAMES[kind], sign, mag, fmt.lsb_exp if kind == FINITE else 0)
+
+
+def _tables():
+    # 8 rows: the reserved codes 6 and 7 decode as finite zero (their steps are NaN anyway).
+    value = np.zeros((8, 256), np.int64)
+    kind = np.zeros((8, 256), np.uint8)
+    sign = np.zeros((8, 256), np.bool_)
+    lsb = np.zeros(8, np.int64)
+    for fmt_code, fmt in FORMATS.items():
+        lsb[fmt_code] = fmt.lsb_exp
+        for code in range(256):
+            k, s, m = _decode_fields(fmt, code)
+            kind[fmt_code, code], sign[fmt_code, code] = k, s
+            value[fmt_code, code] = -m if s else m
+    for table in (value, kind, sign, lsb):
+        table.flags.writeable = False
+    return value, kind, sign, lsb
+
+
+#: [format code, byte] -> signed grid value (0 for Inf/NaN), kind (FINITE/INF/NAN), sign bit;
+#: LSB_EXP[format code] is the grid unit's exponent.
+VALUE, KIND, SIGN, LSB_EXP = _tables()
+
+
+def scale_exponent(code):
+    """Unbiased exponent of a UE8M0 scale code (code - 127), or None for the NaN code 0xFF."""
+    if not 0 <= code <= 255:
+        raise ValueError(f"Scale code must be a byte 0..255, not {code!r}")
+    return None if code == SCALE_NAN else code - 127
+
+
+def fp32_to_fraction(bits):
+    """Exact value of finite binary32 `bits` as a Fraction (sign of zero dropped); None for Inf/NaN."""
+    exponent = (bits >> 23) & 0xFF
+    fraction = bits & 0x7FFFFF
+    if exponent == 0xFF:
+        return None
+    mag = Fraction(fraction | (1 << 23) if exponent else fraction) * Fraction(2) ** (max(exponent, 1) - 150)
+    return -mag if bits >> 31 else mag
