@@ -16,7 +16,7 @@ from hw.config import FORMAT_CODES
 __all__ = [
     "Format", "FORMATS", "FORMAT_NAMES", "Decoded", "decode", "FINITE", "INF", "NAN",
     "VALUE", "KIND", "SIGN", "LSB_EXP", "SCALE_NAN", "scale_exponent",
-    "CANONICAL_NAN", "FP32_INF", "fp32_to_fraction", "format_code",
+    "CANONICAL_NAN", "FP32_INF", "fp32_to_fraction", "format_code", "bit_length",
 ]
 
 #: Element kinds, as stored in `KIND`.
@@ -146,3 +146,12 @@ def fp32_to_fraction(bits):
         return None
     mag = Fraction(fraction | (1 << 23) if exponent else fraction) * Fraction(2) ** (max(exponent, 1) - 150)
     return -mag if bits >> 31 else mag
+
+
+def bit_length(x):
+    """Bit length of each non-negative int64 value below 2^62 (0 for 0), as int64."""
+    x = np.asarray(x, np.int64)
+    _, n = np.frexp(x.astype(np.float64))
+    n = n.astype(np.int64)
+    # the float conversion may round x up to the next power of two: step back if that bit is absent
+    return n - ((n > 0) & ((x >> np.maximum(n - 1, 0)) == 0))

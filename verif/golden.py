@@ -16,8 +16,8 @@ start of its slot's accumulation), so each numpy call covers every independent s
 
 import numpy as np
 
-from .formats import (CANONICAL_NAN, FP32_INF, INF, KIND, LSB_EXP, NAN, SCALE_NAN, SIGN, VALUE,
-                      FINITE, format_code)
+from .formats import (CANONICAL_NAN, FINITE, FP32_INF, INF, KIND, LSB_EXP, NAN, SCALE_NAN, SIGN,
+                      VALUE, bit_length, format_code)
 
 __all__ = ["INVALID", "OVERFLOW", "UNDERFLOW", "INEXACT", "round_fp32", "block_terms",
            "accumulate", "pe_step", "GoldenTile"]
@@ -27,14 +27,6 @@ INVALID, OVERFLOW, UNDERFLOW, INEXACT = 1, 2, 4, 8
 
 #: Magnitudes given to `round_fp32` are below 2^ROUND_BITS (the right-shift clip below needs it).
 ROUND_BITS = 60
-
-
-def _bit_length(x):
-    """Bit length of non-negative int64 values below 2^62 (0 for 0)."""
-    _, n = np.frexp(x.astype(np.float64))
-    n = n.astype(np.int64)
-    # the float conversion may round x up to the next power of two: step back if that bit is absent
-    return n - ((n > 0) & ((x >> np.maximum(n - 1, 0)) == 0))
 
 
 def round_fp32(neg, mag, exp, sticky):
@@ -49,7 +41,7 @@ def round_fp32(neg, mag, exp, sticky):
     neg, mag, exp, sticky = (np.asarray(v) for v in (neg, mag, exp, sticky))
     mag = mag.astype(np.int64)
     exp = exp.astype(np.int64)
-    n = _bit_length(mag)
+    n = bit_length(mag)
     # keep 24 significant bits, but never a bit below 2^-149 (the subnormal LSB)
     shift = np.maximum(n - 24, -149 - exp)
     right = np.clip(shift, 1, ROUND_BITS + 2)  # mag < 2^60: past 61 nothing is left anyway
@@ -168,7 +160,7 @@ def accumulate(d_bits, s, e, nan, invalid, pinf, ninf, wide=None):
     s_shift = np.where(s == 0, 0, e - low)
     d_shift = np.where(dm == 0, 0, de - low)
     # both shifted terms below 2^60, so the sum is below 2^61 and int64 holds it exactly
-    fast = (_bit_length(np.abs(s)) + s_shift <= ROUND_BITS) & (_bit_length(dm) + d_shift <= ROUND_BITS)
+    fast = (bit_length(np.abs(s)) + s_shift <= ROUND_BITS) & (bit_length(dm) + d_shift <= ROUND_BITS)
     wide_lanes = np.zeros(d.shape, np.bool_)
     wide_lanes[list(wide)] = True
     fast &= ~wide_lanes | ~finite
