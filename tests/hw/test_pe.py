@@ -1,0 +1,152 @@
+"""The PE stages against the golden model: Multiply + Align + Specials on every FP8 operand pair,
+Sum on random blocks."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.hdl import Cat, ClockDomain, Module, Signal
+from amaranth.sim import Simulator
+
+from hw.config import FORMAT_CODES, Config
+from hw.formats import Grid
+from hw.pe import Align, Multiply, Specials, Sum
+from hw.unpack import Unpack
+from verif.formats import LSB_EXP, VALUE
+from verif.golden import block_terms
+
+E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
+GROUP = 32
+
+
+def products_harness(grid, b_codes):
+    """One A operand against a row of fixed B codes: every product on the grid, and its specials."""
+    m = Module()
+    a_code, a_format, b_format = Signal(8), Signal(3), Signal(3)
+    m.submodules.unpack_a = unpack_a = Unpack(grid)
+    m.d.comb += [unpack_a.code.eq(a_code), unpack_a.format.eq(a_format)]
+    values, flags = [], []
+    for i, code in enumerate(b_codes):
+        m.submodules[f"unpack_b{i}"] = unpack_b = Unpack(grid)
+        m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
+        m.submodules[f"align{i}"] = align = Align(grid)
+        m.submodules[f"specials{i}"] = specials = Specials(grid, 1)
+        m.d.comb += [
+            unpack_b.code.eq(code), unpack_b.format.eq(b_format),
+            multiply.a.eq(unpack_a.out), multiply.b.eq(unpack_b.out),
+            align.product.eq(multiply.product),
+            specials.a[0].eq(unpack_a.out), specials.b[0].eq(unpack_b.out),
+        ]
+        values.append(align.value)
+        flags.append(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
+    # a few wide signals, each read at once (the simulator limits a signal's decimal digits)
+    groups = [slice(i, i + GROUP) for i in range(0, len(values), GROUP)]
+    all_values = [Signal(GROUP * grid.product_width, name=f"values{g.start}") for g in groups]
+    all_flags = [Signal(4 * GROUP, name=f"flags{g.start}") for g in groups]
+    for g, v, f in zip(groups, all_values, all_flags):
+        m.d.comb += [v.eq(Cat(*values[g])), f.eq(Cat(*flags[g]))]
+    return m, (a_code, a_format, b_format), all_values, all_flags
+
+
+def run_pairs(config, pairs, a_codes):
+    """{(fa, fb): (values [a, b] as Python ints, flags [a, b, 4])} for every A code in a_codes."""
+    grid = Grid(config)
+    b_codes = range(256)
+    m, (a_code, a_format, b_format), all_values, all_flags = products_harness(grid, b_codes)
+    width = grid.product_width
+    out = {}
+
+    async def testbench(ctx):
+        for fa, fb in pairs:
+            ctx.set(a_format, fa)
+            ctx.set(b_format, fb)
+            values, flags = [], []
+            for a in a_codes:
+                ctx.set(a_code, a)
+                v = [ctx.get(x) for x in all_values]
+                f = [ctx.get(x) for x in all_flags]
+                row = [(v[i // GROUP] >> (i % GROUP * width)) & ((1 << width) - 1) for i in b_codes]
+                values.append([x - (1 << width) if x >> (width - 1) else x for x in row])
+                flags.append([(f[i // GROUP] >> (4 * (i % GROUP))) & 0xF for i in b_codes])
+            out[fa, fb] = values, np.array(flags)
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+    return grid, out
+
+
+def check_pairs(grid, out, a_codes):
+    checked = 0
+    for (fa, fb), (values, flags) in out.items():
+        a = np.repeat(np.asarray(a_codes), 256)
+        b = np.tile(np.arange(256), len(a_codes))
+        n = len(a)
+        terms = block_terms(np.full(n, fa), np.full(n, fb), a.reshape(n, 1, 1), b.reshape(n, 1, 1),
+                            np.full((n, 1), 127), np.full((n, 1), 127), enabled=("e4m3", "e5m2",
+                                                                                  "e3m2", "e2m3",
+                                                                                  "e2m1", "int8"))
+        shift = int(LSB_EXP[fa]) + int(LSB_EXP[fb]) - grid.lsb
+        for j, a_code in enumerate(a_codes):
+            for b_code in range(256):
+                expect = (int(VALUE[fa, a_code]) * int(VALUE[fb, b_code])) << shift
+                assert values[j][b_code] == expect, (fa, fb, a_code, b_code)
+        got = flags.reshape(n)
+        for bit, name in enumerate(("nan", "invalid", "pinf", "ninf")):
+            assert np.array_equal((got >> bit) & 1 == 1, terms[name].reshape(n)), (fa, fb, name)
+        checked += n
+    return checked
+
+
+def test_multiply_align_specials_every_fp8_pair():
+    pairs = [(E4M3, E4M3), (E4M3, E5M2), (E5M2, E4M3), (E5M2, E5M2)]
+    grid, out = run_pairs(Config(), pairs, range(256))
+    assert check_pairs(grid, out, range(256)) == 4 * 65536
+
+
+def test_multiply_align_specials_all_formats_sampled():
+    # every pair of the six formats on the widest grid; A codes sampled, B codes all
+    config = Config(formats=tuple(FORMAT_CODES))
+    codes = sorted(FORMAT_CODES.values())
+    pairs = [(fa, fb) for fa in codes for fb in codes]
+    a_codes = sorted(random.Random(3).sample(range(256), 8) + [0, 0x80, 0x7F, 0xFF])
+    grid, out = run_pairs(config, pairs, a_codes)
+    assert check_pairs(grid, out, a_codes) == len(pairs) * len(a_codes) * 256
+
+
+@pytest.mark.parametrize("lanes, chunks", [(32, 1), (4, 4), (8, 16)])
+def test_sum_random_blocks_exact(lanes, chunks):
+    config = Config(block=lanes * chunks, lanes=lanes)
+    grid = Grid(config)
+    m = Module()
+    m.domains.sync = ClockDomain()  # the clock of the testbench, also when Sum has no register
+    m.submodules.sum = block_sum = Sum(grid, lanes, chunks)
+    rng = random.Random(lanes * 100 + chunks)
+    bound = 1 << grid.width  # every grid value is above -bound and below bound
+    blocks = []
+    for _ in range(60):
+        kind = rng.choice(("extreme", "random", "small"))
+        if kind == "extreme":
+            blocks.append([rng.choice((bound - 1, -(bound - 1))) for _ in range(lanes * chunks)])
+        elif kind == "random":
+            blocks.append([rng.randrange(-bound + 1, bound) for _ in range(lanes * chunks)])
+        else:
+            blocks.append([rng.randrange(-8, 9) for _ in range(lanes * chunks)])
+    got = []
+
+    async def testbench(ctx):
+        for block in blocks:
+            for c in range(chunks):
+                ctx.set(block_sum.start, c == 0)
+                for i in range(lanes):
+                    ctx.set(block_sum.values[i], block[c * lanes + i])
+                if c == chunks - 1:
+                    got.append(ctx.get(block_sum.sum))
+                await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert got == [sum(block) for block in blocks]
+    assert len(got) == len(blocks)
