@@ -17,6 +17,7 @@ VERBS = {
     "golden": ("scripts.golden", "compute or check known answers with the golden model"),
     "bench": ("scripts.bench", "measure golden-model throughput in steps per second"),
     "generate": ("scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
+    "regress": ("scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
 }
 
 

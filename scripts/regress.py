@@ -1,0 +1,107 @@
+"""`mxdpu regress`: the bit-exact cocotb regression of the generated Verilog on Icarus and Verilator.
+
+Prints a summary table (configuration × simulator × test: steps, results, mismatches, simulated
+steps per second, accepted steps per cycle); exit status 1 on any mismatch, naming the test, its
+seed and the first mismatching result, with the command that reruns it.
+"""
+
+import sys
+import xml.etree.ElementTree as ET
+
+from hw.config import PRESETS
+from scripts.cli import UsageError, add_config_arguments, config_from_args
+from sim.regress import failures, plan, run_regression, shard, summary_table
+from sim.runner import SIMULATORS
+from verif.stimulus import SETS
+
+CONFIG_OPTIONS = ("rows", "cols", "block", "lanes", "depth", "formats")
+
+
+def add_arguments(parser):
+    parser.add_argument("--sim", default=",".join(SIMULATORS),
+                        help="comma-separated simulators: icarus, verilator (default: %(default)s)")
+    add_config_arguments(parser, default_preset=None)
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument("--quick", dest="level", action="store_const", const="quick",
+                       help="a slice of every stimulus set, a few minutes (make demo)")
+    level.add_argument("--full", dest="level", action="store_const", const="full",
+                       help="every stimulus set whole, on every preset unless a configuration is given")
+    parser.set_defaults(level="standard")
+    parser.add_argument("--test", help=f"comma-separated stimulus sets (default: all of "
+                                       f"{', '.join(SETS)})")
+    parser.add_argument("--seed", type=int, default=1, help="regression seed (default: %(default)s)")
+    parser.add_argument("--waves", action="store_true", help="record FST waves in each run directory")
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument("--shard", metavar="I/N", help="run only shard I of N (1 <= I <= N)")
+    parser.add_argument("--flip-result", metavar="N:BIT",
+                        help="invert BIT of received result N in every test: a deliberately broken "
+                             "design, which must fail")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _list(text, allowed, what):
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    wrong = [item for item in items if item not in allowed]
+    if wrong or not items:
+        raise UsageError(f"{what} must be a comma-separated list of {', '.join(allowed)}, not {text!r}")
+    return items
+
+
+def _pair(text, separator, option, what):
+    try:
+        first, second = (int(part) for part in text.split(separator))
+    except ValueError:
+        raise UsageError(f"{option} must be {what}, not {text!r}") from None
+    return first, second
+
+
+def configurations(args):
+    """{name: Config} chosen by the options: --full with no configuration option means every preset."""
+    explicit = any(getattr(args, name) is not None for name in CONFIG_OPTIONS)
+    if args.preset is None and args.level == "full" and not explicit:
+        return dict(PRESETS)
+    if args.preset is None:
+        args.preset = "dpu"
+    config = config_from_args(args)
+    name = args.preset if config == PRESETS[args.preset] else "custom"
+    return {name: config}
+
+
+def run(args):
+    sims = _list(args.sim, SIMULATORS, "Simulator")
+    tests = _list(args.test, tuple(SETS), "Test") if args.test else None
+    configs = configurations(args)
+    jobs = plan(configs, sims, args.level, args.seed, tests)
+    if args.shard:
+        index, count = _pair(args.shard, "/", "Shard", "I/N with 1 <= I <= N")
+        if not 1 <= index <= count:
+            raise UsageError(f"Shard must be I/N with 1 <= I <= N, not {args.shard!r}")
+        jobs = shard(jobs, index, count)
+    flip = _pair(args.flip_result, ":", "Flip result", "N:BIT with two non-negative integers") \
+        if args.flip_result else None
+    if flip is not None and min(flip) < 0:
+        raise UsageError(f"Flip result must be N:BIT with two non-negative integers, not {args.flip_result!r}")
+    try:
+        summaries = run_regression(jobs, waves=args.waves, flip=flip, progress=not args.no_progress)
+    except RuntimeError as error:  # a simulator build that failed: one line, like a missing tool
+        raise UsageError(str(error)) from None
+    print(summary_table(summaries))
+    if args.junit:
+        write_junit(args.junit, summaries)
+    failed = failures(summaries)
+    for line in failed:
+        print(f"FAIL {line}", file=sys.stderr)
+    passed = len(summaries) - len(failed)
+    print(f"{passed} of {len(summaries)} tests passed", file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
+def write_junit(path, summaries):
+    suite = ET.Element("testsuite", name="mxdpu regress", tests=str(len(summaries)),
+                       failures=str(sum(not s["passed"] for s in summaries)))
+    for s in summaries:
+        case = ET.SubElement(suite, "testcase", classname=f"{s['config']}.{s['sim']}", name=s["test"],
+                             time=f"{s.get('wall_seconds', 0.0):.3f}")
+        if not s["passed"]:
+            ET.SubElement(case, "failure", message=s["failure"]).text = s["rerun"]
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

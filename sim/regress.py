@@ -1,0 +1,152 @@
+"""Regression orchestration: which stimulus sets run where, how big, and the summary.
+
+A plan is a list of `Job`s (configuration × simulator × stimulus set) in a fixed order; `--shard
+I/N` keeps every N-th. Jobs of one configuration and simulator run in one simulator process
+(`sim.runner.run_batch`). Each set's size depends on the level (`quick`, `standard`, `full`)
+and on the simulator: Icarus evaluates the datapath about a hundred times slower than Verilator,
+so its slices are smaller; `full` runs every set whole on both.
+"""
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.runner import SIMULATORS, prepare, run_batch
+from verif.bench.job import BenchOptions
+from verif.stimulus import SETS, expected_results, make_stream
+
+__all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "summary_table", "failures"]
+
+#: Steps per set at each level and simulator (None: the whole set). Unlisted sets use "*".
+LEVELS = {
+    "quick": {
+        "verilator": {"kat": None, "corners": None, "scales": 128, "hazards": 256, "reset": 256,
+                      "random": 256, "throughput": 512, "*": 64},
+        "icarus": {"kat": None, "corners": None, "scales": 8, "hazards": 32, "reset": 32,
+                   "random": 32, "throughput": 64, "gauss": 16, "heavy": 16, "*": 4},
+    },
+    "standard": {
+        "verilator": {"kat": None, "corners": None, "scales": 512, "hazards": 1024, "reset": 512,
+                      "random": 1024, "throughput": 1024, "*": 256},
+        "icarus": {"kat": None, "corners": None, "scales": 16, "hazards": 64, "reset": 48,
+                   "random": 48, "throughput": 128, "gauss": 16, "heavy": 16, "*": 8},
+    },
+    "full": {sim: {"*": None} for sim in SIMULATORS},
+}
+
+
+def _limit(level, sim, test):
+    table = LEVELS[level][sim]
+    for key in (test, test.split("_")[0], "*"):
+        if key in table:
+            return table[key]
+    raise KeyError(test)
+
+
+@dataclass(frozen=True)
+class Job:
+    config: object
+    config_name: str
+    sim: str
+    test: str
+    seed: int
+    limit: int | None
+
+    @property
+    def test_seed(self):
+        """The stream's seed: a fixed function of the regression seed and the test name."""
+        return zlib.crc32(f"{self.seed}:{self.test}".encode()) & 0x7FFFFFFF
+
+
+def plan(configs, sims, level="standard", seed=1, tests=None):
+    """Jobs for named configurations {name: Config} × simulators × stimulus sets, in order."""
+    tests = list(SETS) if tests is None else list(tests)
+    return [Job(config, name, sim, test, seed, _limit(level, sim, test))
+            for name, config in configs.items() for sim in sims for test in tests]
+
+
+def shard(jobs, index, count):
+    """Shard `index` (1-based) of `count`: every count-th job, so shards get similar mixes."""
+    return [job for n, job in enumerate(jobs) if n % count == index - 1]
+
+
+def _options(job, flip):
+    """Bench options: idle and backpressure rates drawn from the test seed; none for throughput."""
+    if job.test == "throughput":
+        return BenchOptions(job.test, job.test_seed, "", "", throughput=True, flip=flip)
+    rng = np.random.default_rng(job.test_seed)
+    return BenchOptions(job.test, job.test_seed, "", "", idle=float(rng.choice([0.0, 0.1, 0.3])),
+                        backpressure=float(rng.choice([0.0, 0.2, 0.5])), flip=flip)
+
+
+def run_regression(jobs, waves=False, flip=None, progress=True):
+    """Run jobs; returns one summary dict per job (keys of the bench summary plus `config`,
+    `sim`, `passed`, `failure`, `rerun`). `flip` = (result, bit) corrupts that received bit in
+    every job (a deliberately broken design)."""
+    groups = {}
+    for job in jobs:
+        groups.setdefault((job.config_name, job.sim), []).append(job)
+    bar = tqdm(total=len(jobs), unit="test", disable=not progress, leave=False)
+    summaries = []
+    try:
+        for (config_name, sim), group in groups.items():
+            bar.set_description(f"{config_name} {sim}")
+            design = prepare(group[0].config)
+            work = []
+            for job in group:
+                stream = make_stream(job.config, job.test, job.test_seed, job.limit)
+                work.append((stream, expected_results(job.config, stream), _options(job, flip)))
+            batch = f"{group[0].seed}-{len(group)}-{zlib.crc32(' '.join(j.test for j in group).encode()):08x}"
+            for job, summary in zip(group, run_batch(design, sim, work, waves, batch, bar.update)):
+                summary["config"] = config_name
+                summary["rerun"] = (f"mxdpu regress {_config_options(job)} --sim {sim} "
+                                    f"--test {job.test} --seed {job.seed}")
+                summaries.append(summary)
+    finally:
+        bar.close()
+    return summaries
+
+
+def _config_options(job):
+    from hw.config import PRESETS
+    if job.config_name in PRESETS and PRESETS[job.config_name] == job.config:
+        return f"--preset {job.config_name}"
+    params = job.config.parameters()
+    return " ".join(f"--{k} {','.join(v) if isinstance(v, list) else v}" for k, v in params.items()
+                    if k in ("rows", "cols", "block", "lanes", "depth", "formats"))
+
+
+def failures(summaries):
+    """One line per failed job: configuration, simulator, the failure, how to rerun it."""
+    return [f"{s['config']} {s['sim']}: {s['failure']} (rerun: {s['rerun']})"
+            for s in summaries if not s["passed"]]
+
+
+def summary_table(summaries):
+    """The end-of-run table: configuration × simulator × test with the measured figures."""
+    head = ("config", "sim", "test", "steps", "results", "mismatches", "steps/s", "steps/cycle", "status")
+    rows = []
+    for s in summaries:
+        rows.append((s["config"], s["sim"], s["test"], str(s.get("steps", "")),
+                     str(s.get("results_checked", "-")), str(s.get("mismatches", "-")),
+                     f"{s['steps_per_second']:.0f}" if "steps_per_second" in s else "-",
+                     f"{s['steps_per_cycle']:.3f}" if "steps_per_cycle" in s else "-",
+                     "ok" if s["passed"] else "FAIL"))
+    totals = {}
+    for s in summaries:
+        t = totals.setdefault((s["config"], s["sim"]), [0, 0, 0.0])
+        t[0] += s.get("steps_accepted", 0)
+        t[1] += s.get("results_checked", 0)
+        t[2] += s.get("wall_seconds", 0.0)
+    for (config, sim), (steps, results, wall) in totals.items():
+        rows.append((config, sim, "(all)", str(steps), str(results), "", f"{steps / wall:.0f}" if wall else "-",
+                     "", ""))
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    right = {3, 4, 5, 6, 7}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])

