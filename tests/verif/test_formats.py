@@ -1,0 +1,93 @@
+"""verif/formats.py: every code of every format against ml_dtypes (INT8 against two's complement)."""
+
+import struct
+from fractions import Fraction
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from hw.config import FORMAT_CODES
+from verif.formats import (FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode,
+                           fp32_to_fraction, scale_exponent)
+
+ML_DTYPES = {
+    "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
+    "e3m2": ml_dtypes.float6_e3m2fn, "e2m3": ml_dtypes.float6_e2m3fn, "e2m1": ml_dtypes.float4_e2m1fn,
+}
+
+
+def _ml_dtypes_value(name, code):
+    """(kind, sign, value as float) of a byte by ml_dtypes, high bits outside the format dropped."""
+    bits = FORMATS[FORMAT_CODES[name]].bits
+    if name == "int8":
+        signed = np.array([code], np.uint8).view(np.int8)[0]
+        return FINITE, int(signed < 0), float(signed) / 64
+    x = np.array([code & ((1 << bits) - 1)], np.uint8).view(ML_DTYPES[name])[0]
+    value = float(x)
+    kind = NAN if np.isnan(value) else INF if np.isinf(value) else FINITE
+    return kind, int(np.signbit(value)) if kind != NAN else None, value
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CODES))
+def test_every_code_decodes_as_ml_dtypes_does(name):
+    fmt = FORMAT_CODES[name]
+    checked = 0
+    for code in range(256):
+        kind, sign, value = _ml_dtypes_value(name, code)
+        d = decode(fmt, code)
+        assert d.kind == ("finite", "inf", "nan")[kind], (name, code)
+        assert KIND[fmt, code] == kind, (name, code)
+        if kind != NAN:
+            assert (d.sign, int(SIGN[fmt, code])) == (sign, sign), (name, code)
+        if kind == FINITE:
+            assert d.exp == LSB_EXP[fmt]
+            exact = (-1) ** d.sign * Fraction(d.mag) * Fraction(2) ** d.exp
+            assert exact == Fraction(value), (name, code)
+            assert Fraction(int(VALUE[fmt, code])) * Fraction(2) ** int(LSB_EXP[fmt]) == Fraction(value)
+        else:
+            assert (d.mag, VALUE[fmt, code]) == (0, 0)
+        checked += 1
+    assert checked == 256
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CODES))
+def test_format_record_matches_its_codes(name):
+    f = FORMATS[FORMAT_CODES[name]]
+    finite = [Fraction(int(v)) * Fraction(2) ** f.lsb_exp for v, k in zip(VALUE[f.code], KIND[f.code]) if k == FINITE]
+    assert max(finite) == f.max_finite == Fraction(f.max_mag) * Fraction(2) ** f.lsb_exp
+    assert Fraction(2) ** f.emax <= f.max_finite < Fraction(2) ** (f.emax + 1)
+    if name != "int8":
+        assert max(finite) == Fraction(float(ml_dtypes.finfo(ML_DTYPES[name]).max))
+
+
+def test_every_scale_code_matches_ml_dtypes_e8m0():
+    for code in range(256):
+        x = float(np.array([code], np.uint8).view(ml_dtypes.float8_e8m0fnu)[0])
+        if code == 0xFF:
+            assert np.isnan(x) and scale_exponent(code) is None
+        else:
+            assert Fraction(x) == Fraction(2) ** scale_exponent(code), code
+
+
+def test_fp32_to_fraction_matches_struct():
+    rng = np.random.default_rng(3)
+    for bits in [0, 0x80000000, 1, 0x807FFFFF, 0x00800000, 0x7F7FFFFF, 0x3F800000,
+                 *rng.integers(0, 1 << 32, 2000).tolist()]:
+        value = struct.unpack("<f", struct.pack("<I", bits))[0]
+        if np.isfinite(value):
+            assert fp32_to_fraction(bits) == Fraction(value), hex(bits)
+        else:
+            assert fp32_to_fraction(bits) is None
+
+
+def test_bit_length_matches_python_near_powers_of_two():
+    values = [0, 1, 2, 3] + [(1 << n) + d for n in range(2, 62) for d in (-1, 0, 1)]
+    assert bit_length(np.array(values, np.int64)).tolist() == [v.bit_length() for v in values]
+
+
+def test_decode_refuses_bad_codes():
+    with pytest.raises(ValueError, match="Format code must be one of 0..5, not 6"):
+        decode(6, 0)
+    with pytest.raises(ValueError, match="Element code must be a byte 0..255, not 256"):
+        decode(0, 256)
