@@ -1,6 +1,7 @@
 """verif/kat.py: reading, writing and refusing known-answer lines; the public known answers."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,54 @@ def test_public_known_answers_through_golden_tile():
         assert (result[0]["d"][0][0], result[0]["flags"][0][0]) == (case["d"], case["flags"]), case["name"]
         checked += 1
     assert checked == len(cases) > 0
+
+
+def _line(**changes):
+    case = {"name": "x", "k": 16, "steps": [{"a_format": 0, "b_format": 1, "a": [0] * 16, "b": [0] * 16,
+                                             "a_scale": 127, "b_scale": 127}], "d": "0x00000000", "flags": 0}
+    for key, value in changes.items():
+        if key in case["steps"][0]:
+            case["steps"][0][key] = value
+        elif value is None:
+            del case[key]
+        else:
+            case[key] = value
+    return json.dumps(case)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "line 7: not valid JSON"),
+    ("[1, 2]", "line 7: a case must be a JSON object, not list"),
+    (_line(k=None), "line 7: missing key 'k'"),
+    (_line(k=24), "line 7: k must be one of 16, 32, 64, 128, not 24"),
+    (_line(steps=[]), "line 7: steps must be a non-empty list"),
+    (_line(a=[0] * 15), "line 7: step 0: a must be a list of k=16 element codes, not 15"),
+    (_line(b=[0] * 15 + [256]), r"line 7: step 0: b\[15\] must be an integer 0..255, not 256"),
+    (_line(a_format=6), "line 7: step 0: a_format \\(a format code\\) must be an integer 0..5, not 6"),
+    (_line(b_scale=-1), "line 7: step 0: b_scale must be an integer 0..255, not -1"),
+    (_line(d="3f800000"), "line 7: d must be binary32 bits as a hex string"),
+    (_line(d="0xfffffffff"), "line 7: d must be binary32 bits"),
+    (_line(flags=16), "line 7: flags must be an integer 0..15, not 16"),
+])
+def test_malformed_line_names_line_and_defect(line, message):
+    with pytest.raises(KatError, match=message):
+        parse_case(line, 7)
+
+
+def test_missing_step_key_is_named():
+    case = json.loads(_line())
+    del case["steps"][0]["b_scale"]
+    with pytest.raises(KatError, match="line 3: step 0: missing key 'b_scale'"):
+        parse_case(json.dumps(case), 3)
+
+
+def test_write_then_read_round_trips_and_d_flags_may_be_absent(tmp_path):
+    cases = read_kat(PUBLIC)
+    stripped = [{key: value for key, value in case.items() if key not in ("d", "flags")} for case in cases]
+    buffer = io.StringIO()
+    write_kat(cases[:3] + stripped[3:], buffer)
+    path = tmp_path / "out.jsonl"
+    path.write_text(buffer.getvalue())
+    again = read_kat(path)
+    assert again[:3] == cases[:3] and again[3:] == stripped[3:]
+    assert format_case(cases[0]).count('"d": "0x3f800000"') == 1

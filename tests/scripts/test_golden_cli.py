@@ -1,0 +1,101 @@
+"""`mxdpu golden`: check, write, and refuse bad input (through scripts.cli.main)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scripts.cli import main
+
+PUBLIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "kat" / "k32_public.jsonl"
+
+
+def test_check_passes_on_public_known_answers(capsys):
+    assert main(["golden", "--check", str(PUBLIC)]) == 0
+    lines = PUBLIC.read_text().splitlines()
+    assert capsys.readouterr().out == f"{len(lines)} cases, 0 mismatches\n"
+
+
+def _tampered(tmp_path, name="e4m3_max_squared", d=None, flags=None):
+    """The public file with one case's expected d/flags changed."""
+    out = []
+    for line in PUBLIC.read_text().splitlines():
+        case = json.loads(line)
+        if case["name"] == name:
+            case["d"] = d if d is not None else case["d"]
+            case["flags"] = flags if flags is not None else case["flags"]
+        out.append(json.dumps(case))
+    path = tmp_path / "tampered.jsonl"
+    path.write_text("\n".join(out) + "\n")
+    return path, len(out)
+
+
+def test_check_of_tampered_file_exits_1_with_summary_and_mismatch(tmp_path, capsys):
+    path, count = _tampered(tmp_path, d="0x48440001")
+    assert main(["golden", "--check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{count} cases, 1 mismatches"
+    assert out[1] == "  e4m3_max_squared: expected d=0x48440001 flags=0, got d=0x48440000 flags=0"
+    assert len(out) == 2
+
+
+def test_check_of_tampered_flags_exits_1(tmp_path, capsys):
+    path, count = _tampered(tmp_path, name="scales_max_max_overflow", flags=2)
+    assert main(["golden", "--check", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == f"{count} cases, 1 mismatches"
+
+
+def test_output_file_holds_computed_answers_and_checks_clean(tmp_path, capsys):
+    stripped = tmp_path / "in.jsonl"
+    cases = [json.loads(line) for line in PUBLIC.read_text().splitlines()]
+    stripped.write_text("".join(json.dumps({k: v for k, v in c.items() if k not in ("d", "flags")}) + "\n"
+                                for c in cases))
+    out = tmp_path / "out.jsonl"
+    assert main(["golden", str(stripped), "-o", str(out)]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(c["name"], c["d"], c["flags"]) for c in written] == [(c["name"], c["d"], c["flags"]) for c in cases]
+    assert main(["golden", "--check", str(out)]) == 0
+    assert capsys.readouterr().out == f"{len(cases)} cases, 0 mismatches\n"
+
+
+def test_default_output_is_stdout(capsys):
+    assert main(["golden", str(PUBLIC)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == [json.loads(line) for line in PUBLIC.read_text().splitlines()]
+
+
+def test_enabling_a_format_changes_the_not_enabled_case(capsys):
+    assert main(["golden", "--check", "--formats", "e4m3,e5m2,e3m2", str(PUBLIC)]) == 1
+    assert "format_not_enabled: expected d=0x7fc00000 flags=1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ('{"name": "a", "k": 32, "steps": []}\n', 2, "steps must be a non-empty list"),
+    ("\n{broken\n", 3, "not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+])
+def test_malformed_line_exits_2_with_line_number(tmp_path, capsys, text, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(PUBLIC.read_text().splitlines()[0] + "\n" + text)
+    assert main(["golden", "--check", str(path)]) == 2
+    assert capsys.readouterr().err == f"mxdpu golden: error: {path}: line {line}: {message}\n"
+
+
+def test_missing_file_exits_2_in_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope.jsonl"
+    assert main(["golden", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mxdpu golden: error: cannot read {missing}") and err.count("\n") == 1
+
+
+def test_unknown_format_exits_2(capsys):
+    assert main(["golden", "--formats", "e4m3,fp16", str(PUBLIC)]) == 2
+    assert "Format must be one of" in capsys.readouterr().err
+
+
+def test_check_without_expected_values_exits_2(tmp_path, capsys):
+    case = json.loads(PUBLIC.read_text().splitlines()[0])
+    del case["d"], case["flags"]
+    path = tmp_path / "bare.jsonl"
+    path.write_text(json.dumps(case) + "\n")
+    assert main(["golden", "--check", str(path)]) == 2
+    assert "case 1 (one_times_one) has no d or flags to check" in capsys.readouterr().err
