@@ -6,6 +6,9 @@ after Multiply (`config.pipe_multiply`) and after the block sum (`config.pipe_su
 controller drives the control inputs at the stage they belong to.
 """
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -133,6 +136,8 @@ class SlotStore(wiring.Component):
 
     Read (combinational): `d`, `d_flags` of `read_slot`, or +0 / clear when `read_first`.
     Write (next edge): `write_d`, `write_flags` into `write_slot`, or +0 / clear when `write_last`.
+    A slot number of `depth` or more (possible when depth is not a power of two) reads as +0 and
+    stores nothing.
     """
 
     def __init__(self, config):
@@ -146,17 +151,19 @@ class SlotStore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        values = Signal(data.ArrayLayout(32, self.depth))
-        flags = Signal(data.ArrayLayout(4, self.depth))
-        m.d.comb += [
-            self.d.eq(Mux(self.read_first, 0, values[self.read_slot])),
-            self.d_flags.eq(Mux(self.read_first, 0, flags[self.read_slot])),
-        ]
-        with m.If(self.write):
-            m.d.sync += [
-                values[self.write_slot].eq(Mux(self.write_last, 0, self.write_d)),
-                flags[self.write_slot].eq(Mux(self.write_last, 0, self.write_flags)),
-            ]
+        entry = data.StructLayout({"d": 32, "flags": 4})
+        slots = [Signal(entry, name=f"slot{i}") for i in range(self.depth)]
+        # one-hot read: a decoder and an AND-OR tree, no case statement with missing cases
+        read = [Mux(~self.read_first & (self.read_slot == i), slot.as_value(), 0)
+                for i, slot in enumerate(slots)]
+        value = Signal(entry)
+        m.d.comb += [value.eq(reduce(operator.or_, read)), self.d.eq(value.d), self.d_flags.eq(value.flags)]
+        for i, slot in enumerate(slots):
+            with m.If(self.write & (self.write_slot == i)):
+                m.d.sync += [
+                    slot.d.eq(Mux(self.write_last, 0, self.write_d)),
+                    slot.flags.eq(Mux(self.write_last, 0, self.write_flags)),
+                ]
         return m
 
 

@@ -8,7 +8,15 @@ from amaranth.back import verilog
 
 from hw.config import ConfigError
 
-__all__ = ["export_verilog"]
+__all__ = ["export_verilog", "LINT_WAIVERS"]
+
+#: Verilator -Wall warnings that Amaranth's Verilog output raises by construction, and only those:
+LINT_WAIVERS = (
+    "-Wno-WIDTH",         # operands of mixed widths, extended or cut by Verilog's own rules
+    "-Wno-UNUSEDSIGNAL",  # intermediate wires of which only some bits are read
+    "-Wno-PROCASSINIT",   # registers carry their reset value as an initial value too
+    "-Wno-DECLFILENAME",  # submodules named `top.sub` live in the top's file
+)
 
 
 def export_verilog(config, out_dir, top="mxdpu"):

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 
 from hw.config import FORMAT_CODES, Config
 from hw.formats import Grid
-from hw.pe import Align, Multiply, Specials, Sum
+from hw.pe import Align, Multiply, SlotStore, Specials, Sum
 from hw.unpack import Unpack
 from verif.formats import LSB_EXP, VALUE
 from verif.golden import block_terms
@@ -150,3 +150,41 @@ def test_sum_random_blocks_exact(lanes, chunks):
     sim.run()
     assert got == [sum(block) for block in blocks]
     assert len(got) == len(blocks)
+
+
+def test_slot_store_reset_first_last_and_slots_beyond_depth():
+    config = Config(depth=3)  # a 2-bit slot field names a slot 3 that does not exist
+    m = Module()
+    m.domains.sync = ClockDomain()
+    m.submodules.store = store = SlotStore(config)
+    reads = []
+
+    async def testbench(ctx):
+        async def write(slot, d, flags, last=0):
+            ctx.set(store.write, 1)
+            ctx.set(store.write_slot, slot)
+            ctx.set(store.write_d, d)
+            ctx.set(store.write_flags, flags)
+            ctx.set(store.write_last, last)
+            await ctx.tick()
+            ctx.set(store.write, 0)
+
+        def read(slot, first=0):
+            ctx.set(store.read_slot, slot)
+            ctx.set(store.read_first, first)
+            reads.append((ctx.get(store.d), ctx.get(store.d_flags)))
+
+        read(0)                                    # after reset: +0, flags clear
+        for slot in range(4):
+            await write(slot, 0x3F800000 + slot, 8 | slot)
+        for slot in range(4):
+            read(slot)
+        read(1, first=1)                           # first: taken as +0
+        await write(2, 0x40000000, 1, last=1)      # last: the slot returns to +0
+        read(2)
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert reads == [(0, 0), (0x3F800000, 8), (0x3F800001, 9), (0x3F800002, 10), (0, 0), (0, 0), (0, 0)]
