@@ -76,3 +76,34 @@ def test_presets_and_overrides():
 
 def test_cycles_per_step_is_block_over_lanes():
     assert Config(block=128, lanes=32).cycles_per_step == 4
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(pipe_unpack=2), "Pipe unpack must be 0 or 1, not 2"),
+    (dict(pipe_multiply=-1), "Pipe multiply must be 0 or 1, not -1"),
+    (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
+    (dict(acc_stages=4), "Acc stages must be an integer from 0 to 3, not 4"),
+])
+def test_invalid_pipeline_setting_refused_in_one_line(params, message):
+    with pytest.raises(ConfigError) as info:
+        Config(**params)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("stages", range(4))
+def test_accumulate_latency_is_that_of_the_accumulate_stage(stages):
+    from hw.accumulate import Accumulate
+    from hw.formats import Grid
+    config = Config(acc_stages=stages)
+    grid = Grid(config)
+    assert Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages).latency \
+        == config.accumulate_latency
+
+
+def test_manifest_has_pipeline_settings_latency_and_acc_latency():
+    cfg = Config(pipe_unpack=1, acc_stages=3)
+    manifest = cfg.manifest("top")
+    assert {k: manifest["parameters"][k] for k in ("pipe_unpack", "pipe_multiply", "pipe_sum", "acc_stages")} \
+        == {"pipe_unpack": 1, "pipe_multiply": 1, "pipe_sum": 1, "acc_stages": 3}
+    assert (manifest["latency"], manifest["acc_latency"], manifest["cycles_per_step"]) \
+        == (cfg.latency, cfg.acc_latency, cfg.cycles_per_step)
