@@ -50,18 +50,27 @@ class Multiply(wiring.Component):
 
 
 class Align(wiring.Component):
-    """Place an exact product on the fixed-point grid as a signed integer (combinational)."""
+    """Place an exact product on the fixed-point grid (combinational).
+
+    `value + negative` is the product as a signed integer on the grid: a negative product is
+    given in ones' complement and Sum adds the +1 of every negation at once.
+    """
 
     def __init__(self, grid):
         self.grid = grid
-        super().__init__({"product": In(product_layout(grid)), "value": Out(signed(grid.product_width))})
+        super().__init__({
+            "product": In(product_layout(grid)),
+            "value": Out(signed(grid.product_width)),
+            "negative": Out(1),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        magnitude = Signal(self.grid.width)
+        magnitude = Signal(signed(self.grid.product_width))
         m.d.comb += [
             magnitude.eq(self.product.sig << self.product.exp),
-            self.value.eq(Mux(self.product.sign, -magnitude, magnitude)),
+            self.value.eq(Mux(self.product.sign, ~magnitude, magnitude)),
+            self.negative.eq(self.product.sign),
         ]
         return m
 
@@ -69,7 +78,8 @@ class Align(wiring.Component):
 class Sum(wiring.Component):
     """The exact sum of a block, `lanes` grid values a cycle.
 
-    `start` marks the first of a step's `chunks` consecutive cycles; `sum` is the running total
+    Each cycle adds `values` and the number of `negatives` (the products Align gave in ones'
+    complement), a balanced adder tree. `start` marks the first of a step's `chunks` consecutive cycles; `sum` is the running total
     including this cycle's values, so it is the block sum on the step's last cycle.
     """
 
@@ -77,13 +87,15 @@ class Sum(wiring.Component):
         self.grid, self.lanes, self.chunks = grid, lanes, chunks
         super().__init__({
             "values": In(data.ArrayLayout(signed(grid.product_width), lanes)),
+            "negatives": In(lanes),
             "start": In(1),
             "sum": Out(signed(grid.sum_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        terms = [self.values[i] for i in range(self.lanes)]
+        count = sum(self.negatives[i] for i in range(self.lanes))
+        terms = [self.values[i] for i in range(self.lanes)] + [count]
         while len(terms) > 1:  # a balanced adder tree
             terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
                      for i in range(0, len(terms), 2)]
@@ -210,7 +222,8 @@ class ProcessingElement(wiring.Component):
         m.submodules.sum = block_sum = Sum(grid, lanes, config.cycles_per_step)
         for i in range(lanes):
             m.submodules[f"align{i}"] = align = Align(grid)
-            m.d.comb += [align.product.eq(products[i]), block_sum.values[i].eq(align.value)]
+            m.d.comb += [align.product.eq(products[i]), block_sum.values[i].eq(align.value),
+                         block_sum.negatives[i].eq(align.negative)]
         m.d.comb += block_sum.start.eq(self.start)
         block_flags = Signal(4)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:

@@ -37,11 +37,12 @@ def products_harness(grid, b_codes):
             align.product.eq(multiply.product),
             specials.a[0].eq(unpack_a.out), specials.b[0].eq(unpack_b.out),
         ]
-        values.append(align.value)
+        values.append((align.value + align.negative)[:grid.product_width])
         flags.append(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
     # a few wide signals, each read at once (the simulator limits a signal's decimal digits)
     groups = [slice(i, i + GROUP) for i in range(0, len(values), GROUP)]
     all_values = [Signal(GROUP * grid.product_width, name=f"values{g.start}") for g in groups]
+    # the product on the grid: Align's value plus its negation's +1
     all_flags = [Signal(4 * GROUP, name=f"flags{g.start}") for g in groups]
     for g, v, f in zip(groups, all_values, all_flags):
         m.d.comb += [v.eq(Cat(*values[g])), f.eq(Cat(*flags[g]))]
@@ -132,14 +133,18 @@ def test_sum_random_blocks_exact(lanes, chunks):
             blocks.append([rng.randrange(-bound + 1, bound) for _ in range(lanes * chunks)])
         else:
             blocks.append([rng.randrange(-8, 9) for _ in range(lanes * chunks)])
+    # each value as Align gives it: negated ones (a random half) less the +1 Sum adds back
+    negatives = [[rng.random() < 0.5 for _ in block] for block in blocks]
     got = []
 
     async def testbench(ctx):
-        for block in blocks:
+        for block, negative in zip(blocks, negatives):
             for c in range(chunks):
                 ctx.set(block_sum.start, c == 0)
                 for i in range(lanes):
-                    ctx.set(block_sum.values[i], block[c * lanes + i])
+                    n = negative[c * lanes + i]
+                    ctx.set(block_sum.values[i], block[c * lanes + i] - n)
+                    ctx.set(block_sum.negatives[i], n)
                 if c == chunks - 1:
                     got.append(ctx.get(block_sum.sum))
                 await ctx.tick()
