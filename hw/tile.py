@@ -16,9 +16,11 @@ class Tile(wiring.Component):
     """The datapath of every PE and the control that travels beside it.
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
-    `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle). `Config.tile_latency` cycles after a step's last
-    chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold every PE's
-    new slot value. The caller never issues a step that reads a slot still in flight.
+    `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
+    Latency: `pipe_unpack + pipe_multiply + pipe_sum + Config.accumulate_latency` cycles after a
+    step's last chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold
+    every PE's new slot value (then written to the slot). Throughput: a chunk a cycle.
+    The caller never issues a step that reads a slot before its previous value is written.
     """
 
     def __init__(self, config):

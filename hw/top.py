@@ -1,7 +1,7 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
 from amaranth.hdl import Cat, Const, Module, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .tile import Tile
@@ -43,16 +43,16 @@ class MXDPU(wiring.Component):
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
 
-        # in flight: the slots issued in the last `accumulate_latency` cycles, newest first,
-        # still to be written back when a step issued now would read its slot
-        recent = [Signal(config.slot_width + 1, name=f"recent{i}")
-                  for i in range(config.accumulate_latency)]
+        # in flight: the steps issued 1 .. accumulate_latency cycles ago, newest first; a step
+        # issued now would read its slot before they write theirs back
+        issued = data.StructLayout({"valid": 1, "slot": config.slot_width})
+        recent = [Signal(issued, name=f"recent{i}") for i in range(config.accumulate_latency)]
         hazard = Signal()
         for newer, older in zip(recent, recent[1:]):
             m.d.sync += older.eq(newer)
-        m.d.comb += hazard.eq(~held.first & Cat(*(e[0] & (e[1:] == held.slot) for e in recent)).any())
+        m.d.comb += hazard.eq(~held.first & Cat(*(e.valid & (e.slot == held.slot) for e in recent)).any())
 
-        # results issued and not yet taken out of the buffer
+        # results issued and not yet taken out of the buffer: 0 .. result_buffer
         reserved = Signal(range(config.result_buffer + 1))
         room = reserved < config.result_buffer
 
@@ -65,7 +65,7 @@ class MXDPU(wiring.Component):
             self.step.ready.eq(~full | done),
         ]
         if recent:
-            m.d.sync += recent[0].eq(Cat(start, held.slot))
+            m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
 
         with m.If(self.step.valid & self.step.ready):
             m.d.sync += [held.eq(self.step.payload), full.eq(1)]

@@ -173,3 +173,14 @@ def test_step_ready_does_not_depend_on_valid():
     sim.run()
     assert all(before == after for before, after in seen)
     assert {before for before, _ in seen} == {0, 1}  # both states occurred
+
+
+@config_params
+def test_throughput_every_step_last_output_always_ready(config):
+    # one-block dot products back to back: the result buffer must never hold the input back
+    blocks = make_stream(config, "throughput", 15, 40)
+    count = len(blocks)
+    stream = fixed_slots(blocks, np.arange(count) % config.depth, [1] * count, [1] * count)
+    run = run_stream(config, stream)
+    assert check(config, stream, run) == count
+    assert np.diff(run.accepted).tolist() == [config.cycles_per_step] * (count - 1)
