@@ -14,6 +14,8 @@ all steps in one pass, then the accumulation in "levels" (a step's level is its 
 start of its slot's accumulation), so each numpy call covers every independent step.
 """
 
+import functools
+
 import numpy as np
 
 from .formats import (CANONICAL_NAN, FINITE, FP32_INF, INF, KIND, LSB_EXP, NAN, SCALE_NAN, SIGN,
@@ -62,16 +64,26 @@ def round_fp32(neg, mag, exp, sticky):
     return np.where(zero, 0, bits), np.where(zero, 0, flags)
 
 
-def _enabled_codes(enabled):
-    return np.array(sorted({format_code(name) for name in enabled}), np.int64)
+@functools.cache
+def _enabled_mask(enabled):
+    """[format code 0..7] -> enabled, for a tuple of format names."""
+    mask = np.zeros(8, np.bool_)
+    mask[[format_code(name) for name in enabled]] = True
+    return mask
+
+
+def _shared_zeros(values):
+    """Trailing zero bits shared by the nonzero grid values (|v| < 2^32) along the last axis."""
+    lowest = np.where(values == 0, 1 << 32, values & -values)   # lowest set bit; 2^32 for a zero
+    return bit_length(lowest.min(axis=-1)) - 1
 
 
 def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5m2")):
     """Exact block sums and special facts for N steps of an R × C tile.
 
     a: [N, R, k] codes, b: [N, C, k], a_scale: [N, R], b_scale: [N, C], a_format, b_format: [N].
-    Returns a dict of [N, R, C] arrays: S (int64 block sum in grid units, 0 where `wide` holds it),
-    E (its weight's exponent), nan, invalid, pinf, ninf (block facts), and `wide`: {flat index
+    Returns a dict of [N, R, C] arrays: S (the int64 block sum in units of 2^E, 0 where `wide`
+    holds it), E, nan, invalid, pinf, ninf (block facts), and `wide`: {flat index
     into [N, R, C]: Python int} for the sums that do not fit 61 bits.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
@@ -79,30 +91,36 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
     a_format, b_format = np.asarray(a_format, np.int64), np.asarray(b_format, np.int64)
     n_steps, rows, cols = a.shape[0], a.shape[1], b.shape[1]
     fa, fb = a_format[:, None, None], b_format[:, None, None]
-    av, bv = VALUE[fa, a], VALUE[fb, b]
-    ak, bk = KIND[fa, a], KIND[fb, b]
+    a_index, b_index = (fa << 8) | a, (fb << 8) | b      # into the [format, byte] tables, flattened
+    av, bv = np.take(VALUE, a_index), np.take(VALUE, b_index)
+    ak, bk = np.take(KIND, a_index), np.take(KIND, b_index)
+    # drop the trailing zero bits every element of a row (column) shares: exact, and it keeps
+    # realistic E5M2 x E5M2 sums, whose grid values carry many zeros, well inside int64
+    a_zeros, b_zeros = _shared_zeros(av), _shared_zeros(bv)
+    av, bv = av >> a_zeros[..., None], bv >> b_zeros[..., None]
 
-    s = np.zeros((n_steps, rows, cols), np.int64)
-    wide = {}
-    pairs = a_format * 8 + b_format
-    for pair in np.unique(pairs):
-        sel = np.flatnonzero(pairs == pair)
-        av_sel, bt_sel = av[sel], bv[sel].transpose(0, 2, 1)
-        if pair != 8 * format_code("e5m2") + format_code("e5m2"):
-            # largest pair without E5M2 x E5M2: 2^18 · 2^32 · k=128 < 2^57, exact in int64
-            s[sel] = av_sel @ bt_sel
-            continue
-        # E5M2 x E5M2 products reach 2^64: split b = hi · 2^16 + lo, each partial sum < 2^55
-        hi, lo = av_sel @ (bt_sel >> 16), av_sel @ (bt_sel & 0xFFFF)
+    # |grid values| < 2^32; where k · max|a| · max|b| stays below 2^61 one int64 matmul is exact
+    bound = np.abs(av).max(axis=(1, 2)).astype(np.float64) * np.abs(bv).max(axis=(1, 2)) * a.shape[2]
+    direct = bound < 2.0 ** 61
+    bt = bv.transpose(0, 2, 1)
+    if direct.all():
+        s = av @ bt
+        wide = {}
+    else:
+        s, wide = np.zeros((n_steps, rows, cols), np.int64), {}
+        s[direct] = av[direct] @ bt[direct]
+        sel = np.flatnonzero(~direct)
+        # otherwise split b = hi · 2^16 + lo (both below 2^16): each partial sum is below 2^55
+        hi, lo = av[sel] @ (bt[sel] >> 16), av[sel] @ (bt[sel] & 0xFFFF)
         fits = np.abs(hi) < (1 << 44)      # then hi · 2^16 + lo < 2^61
         s[sel] = np.where(fits, (hi << 16) + lo, 0)
         for i, r, c in zip(*np.nonzero(~fits)):
             wide[(int(sel[i]) * rows + int(r)) * cols + int(c)] = (int(hi[i, r, c]) << 16) + int(lo[i, r, c])
 
-    e = (a_scale[:, :, None] + b_scale[:, None, :] - 254
+    e = (a_scale[:, :, None] + b_scale[:, None, :] - 254 + a_zeros[:, :, None] + b_zeros[:, None, :]
          + LSB_EXP[a_format][:, None, None] + LSB_EXP[b_format][:, None, None])
-    enabled_codes = _enabled_codes(enabled)
-    disabled = ~(np.isin(a_format, enabled_codes) & np.isin(b_format, enabled_codes))
+    mask = _enabled_mask(tuple(enabled))
+    disabled = ~(mask[a_format] & mask[b_format])
     shape = (n_steps, rows, cols)
     invalid = np.broadcast_to(disabled[:, None, None], shape).copy()
     nan = ((a_scale == SCALE_NAN) | (ak == NAN).any(axis=2))[:, :, None] \
@@ -112,7 +130,7 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
     special = np.flatnonzero(((ak == INF).any(axis=(1, 2)) | (bk == INF).any(axis=(1, 2))) & ~disabled)
     if special.size:
         # which signed infinities enter each PE's sum, and whether some product is Inf x 0
-        a_sign, b_sign = SIGN[fa[special], a[special]], SIGN[fb[special], b[special]]
+        a_sign, b_sign = np.take(SIGN, a_index[special]), np.take(SIGN, b_index[special])
         ak_s, bk_s = ak[special], bk[special]
         a_inf, b_inf = ak_s == INF, bk_s == INF
         a_zero = (ak_s == FINITE) & (av[special] == 0)

@@ -32,9 +32,10 @@ def _element_block(rng, fmt, k):
     codes = rng.choice(finite, k)
     if kind == 1:                                      # sparse: mostly zeros
         codes[rng.random(k) < 0.85] = rng.choice([0, 0x80 if fmt != 5 else 0])
-    elif kind == 2:                                    # the largest magnitudes (wide E5M2 sums)
+    elif kind == 2:                    # the largest magnitudes and the smallest (wide E5M2 sums)
         top = finite[np.argsort([abs(decode(fmt, int(c)).mag) for c in finite])][-4:]
         codes = rng.choice(top, k)
+        codes[rng.integers(0, k)] = 1
     elif kind == 3:                                    # one special among finite values
         codes[rng.integers(0, k)] = rng.integers(0, 256)
     return codes
@@ -118,11 +119,12 @@ def test_random_steps_match_fraction_reference(k, enabled, formats):
 
 
 def test_wide_e5m2_sums_and_cancellation_reach_both_paths():
-    """The random groups above must reach the Python-int path: E5M2 sums beyond 61 bits."""
+    """E5M2 sums beyond 61 bits (the Python-int path), and D cancelling their top bits."""
     k = 128
     top = 0x7B                                             # E5M2 57344
     a = np.full((2, 1, k), top)
     b = np.full((2, 1, k), top)
+    a[:, 0, 5] = b[:, 0, 9] = 0x01                         # 2^-16: no trailing zeros to share
     b[1, 0, 0] = 0xFB                                      # -57344: the sum loses one product
     terms = block_terms([E5M2, E5M2], [E5M2, E5M2], a, b, [[127], [127]], [[127], [127]])
     assert set(terms["wide"]) == {0, 1}
