@@ -3,9 +3,10 @@
 A step is evaluated in two parts:
 
 1. `block_terms` — for each PE the exact block sum S = sum_i a_i · b_i as an integer on the grid
-   of the two formats (int64; E5M2 × E5M2 sums can need 71 bits and are split into two int64
-   limbs, falling back to Python ints only when the sum really is that wide), its weight
-   E = sa + sb − 254 + lsb_a + lsb_b, and the special-value facts (NaN, ±Inf, invalid).
+   of the two formats, less the trailing zeros its row and column share, with its weight
+   E = sa + sb − 254 + lsb_a + lsb_b + those zeros, and the special-value facts (NaN, ±Inf,
+   invalid). One int64 matmul where the sum's bound allows; E5M2 × E5M2 sums can need 71 bits
+   and are split into two int64 limbs, falling back to Python ints when the sum is that wide.
 2. `accumulate` — D + S · 2^E, exact (int64 when both fit a 60-bit window, Python ints
    otherwise), then one RNE rounding by `round_fp32`, the only rounder of the project's model.
 
@@ -89,6 +90,10 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     a_scale, b_scale = np.asarray(a_scale, np.int64), np.asarray(b_scale, np.int64)
     a_format, b_format = np.asarray(a_format, np.int64), np.asarray(b_format, np.int64)
+    for name, array, high in (("element code", a, 255), ("element code", b, 255), ("scale", a_scale, 255),
+                              ("scale", b_scale, 255), ("format code", a_format, 7), ("format code", b_format, 7)):
+        if array.size and (array.min() < 0 or array.max() > high):
+            raise ValueError(f"Every {name} must be in 0..{high}, not {array.min() if array.min() < 0 else array.max()}")
     n_steps, rows, cols = a.shape[0], a.shape[1], b.shape[1]
     fa, fb = a_format[:, None, None], b_format[:, None, None]
     a_index, b_index = (fa << 8) | a, (fb << 8) | b      # into the [format, byte] tables, flattened

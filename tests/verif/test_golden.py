@@ -185,6 +185,7 @@ def _tile_stream(rng, cfg, n):
 
 @pytest.mark.parametrize("cfg", [Config(rows=2, cols=3, block=16, lanes=16, depth=3, formats=ALL_FORMATS),
                                  Config(rows=1, cols=1, block=32, lanes=32, depth=1),
+                                 Config(rows=1, cols=2, block=128, lanes=32, depth=4, formats=ALL_FORMATS),
                                  Config(rows=4, cols=4, block=32, lanes=8, depth=4)])
 def test_tile_run_and_step_match_sequential_reference(cfg):
     rng = np.random.default_rng(cfg.rows * 100 + cfg.depth)
@@ -210,6 +211,19 @@ def test_reset_clears_every_slot():
     tile.reset()
     result = tile.step(a=one, a_scale=[127], b=one, b_scale=[127], a_format=0, b_format=0, slot=1, first=0, last=1)
     assert result == {"d": [[0x3F800000]], "flags": [[0]], "slot": 1}
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(a=[[256] + [0] * 15]), "Every element code must be in 0..255, not 256"),
+    (dict(b_scale=[-1]), "Every scale must be in 0..255, not -1"),
+    (dict(a_format=8), "Every format code must be in 0..7, not 8"),
+    (dict(slot=2), "Slot must be in 0..1"),
+    (dict(a=[[0] * 15]), r"Operand a must have shape \(1, 1, 16\), not \(1, 1, 15\)"),
+])
+def test_tile_refuses_out_of_range_steps(change, message):
+    step = dict(a=[[0] * 16], a_scale=[127], b=[[0] * 16], b_scale=[127], a_format=0, b_format=0, slot=0)
+    with pytest.raises(ValueError, match=message):
+        GoldenTile(Config(block=16, lanes=16, depth=2)).step(**dict(step, **change))
 
 
 # -- properties -------------------------------------------------------------------------------
