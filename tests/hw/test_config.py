@@ -92,12 +92,15 @@ def test_invalid_pipeline_setting_refused_in_one_line(params, message):
 
 @pytest.mark.parametrize("stages", range(4))
 def test_accumulate_latency_is_that_of_the_accumulate_stage(stages):
+    from amaranth.hdl import Fragment
+
     from hw.accumulate import Accumulate
     from hw.formats import Grid
     config = Config(acc_stages=stages)
     grid = Grid(config)
-    assert Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages).latency \
-        == config.accumulate_latency
+    accumulate = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages)
+    Fragment.get(accumulate, None)  # elaborated, as in the tile
+    assert accumulate.latency == config.accumulate_latency
 
 
 def test_manifest_has_pipeline_settings_latency_and_acc_latency():
