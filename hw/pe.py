@@ -79,8 +79,9 @@ class Sum(wiring.Component):
     """The exact sum of a block, `lanes` grid values a cycle.
 
     Each cycle adds `values` and the number of `negatives` (the products Align gave in ones'
-    complement), a balanced adder tree. `start` marks the first of a step's `chunks` consecutive cycles; `sum` is the running total
-    including this cycle's values, so it is the block sum on the step's last cycle.
+    complement) in a balanced adder tree. `start` marks the first of a step's `chunks`
+    consecutive cycles; `sum` is the running total including this cycle's values, so it is the
+    block sum on the step's last cycle (combinational; the total is kept in a register).
     """
 
     def __init__(self, grid, lanes, chunks):
@@ -96,7 +97,7 @@ class Sum(wiring.Component):
         m = Module()
         count = sum(self.negatives[i] for i in range(self.lanes))
         terms = [self.values[i] for i in range(self.lanes)] + [count]
-        while len(terms) > 1:  # a balanced adder tree
+        while len(terms) > 1:  # a balanced adder tree; each level's sums are one bit wider: exact
             terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
                      for i in range(0, len(terms), 2)]
         if self.chunks == 1:

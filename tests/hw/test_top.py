@@ -184,3 +184,12 @@ def test_throughput_every_step_last_output_always_ready(config):
     run = run_stream(config, stream)
     assert check(config, stream, run) == count
     assert np.diff(run.accepted).tolist() == [config.cycles_per_step] * (count - 1)
+
+
+@pytest.mark.parametrize("lanes", [32, 8])
+def test_all_six_formats_enabled(lanes):
+    # raw random codes of every format code, reserved ones too, on the widest grid
+    config = Config(lanes=lanes, formats=("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"))
+    stream = make_stream(config, "random", 17, 150)
+    run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=5)
+    assert check(config, stream, run) == len(expected_results(config, stream)) > 0
