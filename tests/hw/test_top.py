@@ -186,10 +186,25 @@ def test_throughput_every_step_last_output_always_ready(config):
     assert np.diff(run.accepted).tolist() == [config.cycles_per_step] * (count - 1)
 
 
+def every_format_stream(config, rng, count):
+    """Random bytes in random enabled formats, scales near 2^0, random slots, first and last."""
+    builder = StreamBuilder(config)
+    for _ in range(count):
+        builder.step(rng.integers(256, size=(config.rows, config.block)),
+                     rng.integers(110, 145, size=config.rows),
+                     rng.integers(256, size=(config.cols, config.block)),
+                     rng.integers(110, 145, size=config.cols),
+                     int(rng.choice(config.format_codes)), int(rng.choice(config.format_codes)),
+                     slot=int(rng.integers(config.depth)), first=rng.random() < 0.3, last=rng.random() < 0.4)
+    return builder.build()
+
+
 @pytest.mark.parametrize("lanes", [32, 8])
 def test_all_six_formats_enabled(lanes):
-    # raw random codes of every format code, reserved ones too, on the widest grid
+    # on the widest grid: raw random codes of every format code (reserved ones too), and
+    # random codes of the enabled formats
     config = Config(lanes=lanes, formats=("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"))
-    stream = make_stream(config, "random", 17, 150)
-    run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=5)
-    assert check(config, stream, run) == len(expected_results(config, stream)) > 0
+    for stream in (make_stream(config, "random", 17, 100),
+                   every_format_stream(config, np.random.default_rng(19), 100)):
+        run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=5)
+        assert check(config, stream, run) == len(expected_results(config, stream)) > 0
