@@ -48,7 +48,8 @@ class Tile(wiring.Component):
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         for i in range(lanes):
             m.submodules[f"unpack_{name}_{i}"] = unpack = Unpack(self.grid)
-            m.d.comb += [unpack.code.eq(chunk[i * 8:(i + 1) * 8]), unpack.format.eq(fmt), out[i].eq(unpack.out)]
+            m.d.comb += [unpack.code.eq(chunk.word_select(i, 8)), unpack.format.eq(fmt),
+                         out[i].eq(unpack.out)]
         return delay(m, out, self.config.pipe_unpack, f"{name}_unpacked")
 
     def elaborate(self, platform):
