@@ -18,6 +18,7 @@ VERBS = {
     "bench": ("scripts.bench", "measure golden-model throughput in steps per second"),
     "generate": ("scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
     "regress": ("scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
+    "synth": ("scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
 }
 
 

