@@ -93,7 +93,8 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
     for name, array, high in (("element code", a, 255), ("element code", b, 255), ("scale", a_scale, 255),
                               ("scale", b_scale, 255), ("format code", a_format, 7), ("format code", b_format, 7)):
         if array.size and (array.min() < 0 or array.max() > high):
-            raise ValueError(f"Every {name} must be in 0..{high}, not {array.min() if array.min() < 0 else array.max()}")
+            bad = array.min() if array.min() < 0 else array.max()
+            raise ValueError(f"Every {name} must be in 0..{high}, not {bad}")
     n_steps, rows, cols = a.shape[0], a.shape[1], b.shape[1]
     fa, fb = a_format[:, None, None], b_format[:, None, None]
     a_index, b_index = (fa << 8) | a, (fb << 8) | b      # into the [format, byte] tables, flattened

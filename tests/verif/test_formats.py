@@ -54,7 +54,8 @@ def test_every_code_decodes_as_ml_dtypes_does(name):
 @pytest.mark.parametrize("name", list(FORMAT_CODES))
 def test_format_record_matches_its_codes(name):
     f = FORMATS[FORMAT_CODES[name]]
-    finite = [Fraction(int(v)) * Fraction(2) ** f.lsb_exp for v, k in zip(VALUE[f.code], KIND[f.code]) if k == FINITE]
+    finite = [Fraction(int(v)) * Fraction(2) ** f.lsb_exp
+              for v, k in zip(VALUE[f.code], KIND[f.code]) if k == FINITE]
     assert max(finite) == f.max_finite == Fraction(f.max_mag) * Fraction(2) ** f.lsb_exp
     assert Fraction(2) ** f.emax <= f.max_finite < Fraction(2) ** (f.emax + 1)
     if name != "int8":

@@ -127,7 +127,8 @@ def test_quantise_matches_fraction_reference_on_boundaries(name, rule):
     f = FORMATS[FORMAT_CODES[name]]
     rng = np.random.default_rng(FORMAT_CODES[name] * 10 + RULES.index(rule))
     blocks = _boundary_blocks(f, rng)
-    blocks += list((rng.standard_normal((40, BLOCK)) * np.exp2(rng.integers(-130, 120, (40, 1)))).astype(np.float32))
+    normal = rng.standard_normal((40, BLOCK)) * np.exp2(rng.integers(-130, 120, (40, 1)))
+    blocks += list(normal.astype(np.float32))
     values = np.stack(blocks)
     codes, scales = quantise(values, name, rule)
     assert codes.shape == values.shape and scales.shape == (len(blocks), 1)
