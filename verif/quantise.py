@@ -9,7 +9,7 @@ import numpy as np
 
 from .formats import FORMATS, KIND, FINITE, VALUE, bit_length, format_code
 
-__all__ = ["RULES", "scale_exponents", "quantise"]
+__all__ = ["RULES", "scale_exponents", "quantise", "encode"]
 
 RULES = ("floor", "ceil", "rceil", "even")
 _FRACTION_BITS = 23      # binary32 stored mantissa bits
@@ -55,6 +55,45 @@ def scale_exponents(amax_bits, fmt, rule):
     return floor_log2 + (rounded >> (f.mbits + 1)) - f.emax
 
 
+def _round_elements(bits, x, f):
+    """Codes of format f for binary32 `bits` (finite) times 2^-x: RNE, saturating at ±max_F."""
+    mag_bits = bits & 0x7FFFFFFF
+    # element V = ±raw · 2^lsb; V · 2^-x is rounded at p, the LSB of F's grid at its magnitude
+    floor_log2, _, raw, lsb = _fp32_parts(mag_bits)
+    if f.name == "int8":
+        p = np.full_like(raw, f.lsb_exp)
+    else:
+        p = np.maximum(floor_log2 - x - f.mbits, f.lsb_exp)
+    right = p - (lsb - x)
+    r = np.clip(right, 1, 26)                 # raw < 2^24: a shift of 26 leaves nothing to round up
+    kept, rem, half = raw >> r, raw & ((1 << r) - 1), 1 << (r - 1)
+    rounded = kept + ((rem > half) | ((rem == half) & ((kept & 1) == 1)))
+    # a left shift past 30 is far beyond every max_F and saturates below
+    q = np.where(right > 0, rounded, raw << np.clip(-right, 0, 30))
+    # grid units of F: q < 2^(mbits+2) for the float formats, so 40 more bits still fit int64
+    grid = np.minimum(q << np.clip(p - f.lsb_exp, 0, 40), f.max_mag)
+    negative = (bits >> 31) == 1
+    if f.name == "int8":
+        return np.where(negative, -grid, grid) & 0xFF
+    positives = VALUE[f.code][:1 << (f.bits - 1)]
+    positives = positives[KIND[f.code][:1 << (f.bits - 1)] == FINITE]
+    return np.searchsorted(positives, grid) | (negative << (f.bits - 1))
+
+
+def encode(fmt, values):
+    """Codes of finite FP32 `values` in format `fmt` (name or code), RNE, saturating at ±max_F.
+
+    A negative value that rounds to zero gives -0 where the format has one. An int for a scalar,
+    else a uint8 array of the same shape.
+    """
+    f = _fmt(fmt)
+    values = np.asarray(values, np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError("encode takes finite values only (a NaN or Inf block is the scale's business)")
+    codes = _round_elements(values.view(np.uint32).astype(np.int64), 0, f).astype(np.uint8)
+    return int(codes) if codes.ndim == 0 else codes
+
+
 def quantise(values, fmt, rule, block=32):
     """(element codes, scale codes) of FP32 `values` whose last axis is a multiple of `block`.
 
@@ -75,27 +114,7 @@ def quantise(values, fmt, rule, block=32):
     scale = np.clip(x + 127, 0, 254)
     x = (scale - 127)[..., None]
 
-    # element V = ±raw · 2^lsb; V · 2^-x is rounded at p, the LSB of F's grid at its magnitude
-    floor_log2, _, raw, lsb = _fp32_parts(mag_bits)
-    if f.name == "int8":
-        p = np.full_like(raw, f.lsb_exp)
-    else:
-        p = np.maximum(floor_log2 - x - f.mbits, f.lsb_exp)
-    right = p - (lsb - x)
-    r = np.clip(right, 1, 26)                 # raw < 2^24: a shift of 26 leaves nothing to round up
-    kept, rem, half = raw >> r, raw & ((1 << r) - 1), 1 << (r - 1)
-    rounded = kept + ((rem > half) | ((rem == half) & ((kept & 1) == 1)))
-    # a left shift past 30 is far beyond every max_F and saturates below
-    q = np.where(right > 0, rounded, raw << np.clip(-right, 0, 30))
-    # grid units of F: q < 2^(mbits+2) for the float formats, so 40 more bits still fit int64
-    grid = np.minimum(q << np.clip(p - f.lsb_exp, 0, 40), f.max_mag)
-    negative = (bits >> 31) == 1
-    if f.name == "int8":
-        codes = np.where(negative, -grid, grid) & 0xFF
-    else:
-        positives = VALUE[f.code][:1 << (f.bits - 1)]
-        positives = positives[KIND[f.code][:1 << (f.bits - 1)] == FINITE]
-        codes = np.searchsorted(positives, grid) | (negative << (f.bits - 1))
+    codes = _round_elements(bits, x, f)
     codes = np.where((special | zero)[..., None], 0, codes)
     scale = np.where(special, 0xFF, np.where(zero, 0, scale))
     return codes.reshape(values.shape).astype(np.uint8), scale.astype(np.uint8)

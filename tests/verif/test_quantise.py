@@ -9,7 +9,7 @@ import pytest
 
 from hw.config import FORMAT_CODES
 from verif.formats import FORMATS, decode
-from verif.quantise import RULES, quantise
+from verif.quantise import RULES, encode, quantise
 
 BLOCK = 32
 
@@ -167,3 +167,43 @@ def test_quantise_refuses_a_ragged_last_axis():
         quantise(np.zeros(48, np.float32), "e4m3", "floor")
     with pytest.raises(ValueError, match="Rule must be one of floor, ceil, rceil, even"):
         quantise(np.zeros(32, np.float32), "e4m3", "nearest")
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CODES))
+def test_encode_round_trips_every_finite_code(name):
+    f = FORMATS[FORMAT_CODES[name]]
+    codes = [c for c in range(1 << f.bits) if decode(f.code, c).kind == "finite"]
+    magnitudes = [decode(f.code, c).mag * 2.0 ** f.lsb_exp for c in codes]
+    values = np.array([-m if decode(f.code, c).sign else m for c, m in zip(codes, magnitudes)], np.float32)
+    if name == "int8":      # -128/64 lies beyond -max_F = -127/64: it saturates, like every other value
+        expected = [0x81 if c == 0x80 else c for c in codes]
+    else:                   # -0.0 keeps its sign
+        expected = codes
+    assert encode(name, values).tolist() == expected
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CODES))
+def test_encode_matches_ml_dtypes_rounding(name):
+    import ml_dtypes
+    f = FORMATS[FORMAT_CODES[name]]
+    rng = np.random.default_rng(FORMAT_CODES[name])
+    values = (rng.standard_normal(4000) * np.exp2(rng.integers(-12, 12, 4000))).astype(np.float32)
+    clipped = np.clip(values.astype(np.float64), -float(f.max_finite), float(f.max_finite))
+    if name == "int8":
+        expected = (np.round(clipped * 64).astype(np.int64) & 0xFF).tolist()
+    else:
+        dtype = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2, "e3m2": ml_dtypes.float6_e3m2fn,
+                 "e2m3": ml_dtypes.float6_e2m3fn, "e2m1": ml_dtypes.float4_e2m1fn}[name]
+        expected = (clipped.astype(dtype).view(np.uint8) & ((1 << f.bits) - 1)).tolist()
+    assert encode(name, values).tolist() == expected
+    assert encode(name, 1.0) == {"e4m3": 0x38, "e5m2": 0x3C, "e3m2": 0x0C, "e2m3": 0x08,
+                                 "e2m1": 0x02, "int8": 0x40}[name]
+
+
+def test_floor_saturates_elements_beyond_max():
+    """FLOOR keeps amax's exponent: 1.99 · 2^8 in E4M3 (x = 0) is beyond 448 and saturates."""
+    block = np.zeros((1, BLOCK), np.float32)
+    block[0, :3] = [1.99 * 256, -1.99 * 256, 300.0]
+    codes, scales = quantise(block, "e4m3", "floor")
+    assert scales.tolist() == [[127]]
+    assert codes[0, :3].tolist() == [0x7E, 0xFE, 0x79]            # 448, -448, 288 (300 to nearest)
