@@ -37,6 +37,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigne
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .pipeline import delay
+
 __all__ = ["Accumulate", "Normalise", "Align", "Round", "NAN", "FLAG_INVALID", "FLAG_OVERFLOW",
            "FLAG_UNDERFLOW", "FLAG_INEXACT"]
 
@@ -232,6 +234,7 @@ class Accumulate(wiring.Component):
         check(stages, lambda v: v in _CUTS,
               f"Stages must be an integer from 0 to {max(_CUTS)}")
         if problems:
+            self._MustUse__silence = True  # a refused design is not an unused one
             raise ValueError("; ".join(problems))
         self._sum_width = sum_width
         self._grid_lsb = grid_lsb
@@ -260,14 +263,8 @@ class Accumulate(wiring.Component):
 
         def stage(cut, **values):
             """Values after pipeline cut `cut`: registered if the cut is in use, else the same."""
-            if cut not in cuts:
-                return values.values()
-            out = []
-            for name, value in values.items():
-                reg = Signal.like(value, name=f"{name}_c{cut}")
-                m.d.sync += reg.eq(value)
-                out.append(reg)
-            return out
+            return [delay(m, value, int(cut in cuts), f"{name}_c{cut}")
+                    for name, value in values.items()]
 
         # -- derived widths --------------------------------------------------------------------
         # |sum| needs all sum_width bits: the most negative sum has magnitude 2^(sum_width-1).

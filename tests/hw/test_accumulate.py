@@ -114,15 +114,18 @@ def simulate(cases, *, stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
 
 
 def check(cases, *, stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
-    """Every bit of every result and flag equals the reference; every case was checked."""
+    """Every bit of every result and flag equals the reference; every case was checked.
+
+    Returns the expected (result, flags) of each case, for the test to say what it covered."""
     got = simulate(cases, stages=stages, sum_width=sum_width, grid_lsb=grid_lsb)
-    checked = 0
+    wanted = []
     for c, (result, flags) in zip(cases, got, strict=True):
         want = reference(**c, grid_lsb=grid_lsb)
         assert (result, flags) == want, (
             f"{c}: got {result:#010x} flags {flags:#x}, want {want[0]:#010x} flags {want[1]:#x}")
-        checked += 1
-    assert checked == len(cases)
+        wanted.append(want)
+    assert len(wanted) == len(cases)
+    return wanted
 
 
 # -- stimulus --------------------------------------------------------------------------------------
@@ -155,20 +158,115 @@ def random_scale(rng):
     return rng.choice([-254, 254, 0, rng.randrange(-254, 255), rng.randrange(-254, 255)])
 
 
-def cancelling_case(rng):
-    """D close to -V: V rounded to binary32 (or nearby), so the exact sum nearly cancels."""
-    sum = random_sum(rng)
-    while sum == 0:
-        sum = random_sum(rng)
-    scale = rng.randrange(-254, 255)
-    v = sum * Fraction(2) ** (scale + GRID_LSB)
-    bits, _ = f32_round(-v)
-    if (bits & 0x7FFF_FFFF) >= INF:
-        bits = (bits & SIGN) | MAX_FINITE
-    bits = (bits + rng.choice([-1, 0, 0, 1])) & 0xFFFF_FFFF
-    if (bits & 0x7F80_0000) == INF:
-        bits &= ~0xFF & 0xFFFF_FFFF
-    return case(sum, scale, bits)
+
+def random_flags(rng):
+    return rng.choice([0, 0, 0, rng.randrange(16)])
+
+
+def split(exact, d, rng=None, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
+    """A case whose exact D + V is the dyadic rational `exact`, for the given D bits.
+
+    V = exact - D is written as sum · 2^(scale + grid_lsb); with `rng`, the sum's leading bit is
+    placed at a random height of the sum's width. None if V cannot be written so.
+    """
+    v = exact - f32_value(d)
+    if v == 0:
+        return case(0, rng.randrange(-254, 255) if rng else 0, d)
+    n, k = v.numerator, 1 - v.denominator.bit_length()  # v = n · 2^k, the denominator a power of 2
+    while n % 2 == 0:
+        n, k = n // 2, k + 1
+    room = sum_width - 1 - abs(n).bit_length()  # places the sum can still move left
+    if room < 0:
+        return None
+    weight = min(k - (rng.randrange(room + 1) if rng else 0), 254 + grid_lsb)
+    if weight < -254 + grid_lsb or k - weight > room:
+        return None
+    return case(n << (k - weight), weight - grid_lsb, d)
+
+
+def neighbour_of(bits, rng):
+    """A random finite binary32 within a few binades of `bits` (same or either sign)."""
+    field = (bits >> 23) & 0xFF
+    field = min(254, max(0, field + rng.randrange(-3, 4)))
+    return (rng.randrange(2) << 31) | (field << 23) | rng.getrandbits(23)
+
+
+def random_finite_magnitude(rng, lo=0, hi=MAX_FINITE):
+    """Random finite positive binary32 bits in lo..hi, uniform over exponent fields then fraction."""
+    field = rng.randrange(lo >> 23, (hi >> 23) + 1)
+    bits = (field << 23) | rng.getrandbits(23)
+    return min(hi, max(lo, bits))
+
+
+def cases_from(exacts, rng, count):
+    """`count` cases, each an exact value from the iterator split against a D chosen near it."""
+    cases = []
+    for exact, near in exacts:
+        choice = rng.randrange(4)
+        if choice == 0:
+            d = rng.choice([0, SIGN])
+        elif choice == 1:
+            d = near if rng.randrange(2) else near ^ SIGN
+        else:
+            d = neighbour_of(near, rng)
+        c = split(exact, d, rng)
+        if c is not None:
+            c["d_flags"] = random_flags(rng)
+            cases.append(c)
+        if len(cases) == count:
+            return cases
+    raise AssertionError("stimulus generator ran dry")
+
+
+def midpoints(rng):
+    """(midpoint between two adjacent finite binary32 values, one of them), forever."""
+    while True:
+        low = random_finite_magnitude(rng, hi=MAX_FINITE - 1)
+        sign = rng.choice([1, -1])
+        yield sign * (f32_value(low) + f32_value(low + 1)) / 2, low
+
+
+# -- the reference checked against the host's float32 conversion ------------------------------------
+
+def test_reference_rounding_matches_numpy_float32():
+    np = pytest.importorskip("numpy")
+    rng = random.Random(7)
+    values = [rng.uniform(-1, 1) * 2.0 ** rng.randrange(-160, 140) for _ in range(5000)]
+    values += [2.0 ** -150, -(2.0 ** -150), 2.0 ** -150 * 3, 2.0 ** 128 - 2.0 ** 103,
+               2.0 ** 128 - 2.0 ** 103 - 2.0 ** 80, 2.0 ** -126 - 2.0 ** -150]
+    with np.errstate(over="ignore", under="ignore"):
+        host = np.array(values, dtype=np.float64).astype(np.float32).view(np.uint32)
+    checked = 0
+    for value, want in zip(values, host, strict=True):
+        assert f32_round(Fraction(value))[0] == int(want), value
+        checked += 1
+    assert checked == len(values)
+
+
+def test_reference_agrees_with_the_golden_model():
+    # the same cases through verif.golden.accumulate: two independent models of SPEC §2
+    golden = pytest.importorskip("verif.golden")
+    np = pytest.importorskip("numpy")
+    rng = random.Random(13)
+    cases = [case(random_sum(rng), random_scale(rng), random_d(rng), nan=rng.randrange(8) == 0,
+                  invalid=rng.randrange(8) == 0, pos_inf=rng.randrange(8) == 0,
+                  neg_inf=rng.randrange(8) == 0) for _ in range(2000)]
+    cases += cases_from(midpoints(rng), rng, 2000)
+
+    def column(name, dtype=np.int64):
+        return np.array([int(c[name]) for c in cases], dtype=dtype)
+
+    fits = [-(1 << 62) <= c["sum"] < 1 << 62 for c in cases]
+    bits, flags = golden.accumulate(
+        column("d"), np.array([c["sum"] if ok else 0 for c, ok in zip(cases, fits)], np.int64),
+        column("scale") + GRID_LSB, column("nan", bool), column("invalid", bool),
+        column("pos_inf", bool), column("neg_inf", bool),
+        wide={i: c["sum"] for i, (c, ok) in enumerate(zip(cases, fits)) if not ok})
+    checked = 0
+    for c, got in zip(cases, zip(bits.tolist(), flags.tolist()), strict=True):
+        assert got == reference(**{**c, "d_flags": 0}), c  # golden gives this step's flags
+        checked += 1
+    assert checked == len(cases)
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -176,8 +274,247 @@ def cancelling_case(rng):
 @pytest.mark.parametrize("stages", [0, 1, 2, 3])
 def test_random_sums_scales_and_accumulators(stages):
     rng = random.Random(1000 + stages)
-    cases = [case(random_sum(rng), random_scale(rng), random_d(rng)) for _ in range(1500)]
+    cases = [case(random_sum(rng), random_scale(rng), random_d(rng), d_flags=random_flags(rng))
+             for _ in range(1500)]
     check(cases, stages=stages)
+
+
+@pytest.mark.parametrize("stages", [1, 2, 3])
+def test_result_appears_exactly_stages_cycles_later(stages):
+    first, second = case(3, 0, 0x3F80_0000), case(-5, 40, 0xC000_0000)
+    want = [reference(**first), reference(**second)]
+    dut = Accumulate(sum_width=SUM_WIDTH, grid_lsb=GRID_LSB, stages=stages)
+    assert dut.latency == stages
+    seen = []
+
+    async def testbench(ctx):
+        for current in (first, second, second):
+            for name in INPUTS:
+                ctx.set(getattr(dut, name), current[name])
+            for _ in range(stages):
+                await ctx.tick()
+                seen.append((ctx.get(dut.result), ctx.get(dut.flags)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen[stages - 1] == want[0] and seen[2 * stages - 1] == want[1]
+    assert seen[stages - 2] != want[0] if stages > 1 else seen[0] == want[0]
+    assert seen[3 * stages - 1] == want[1] and want[0] != want[1]
+
+
+def test_sum_alone_every_magnitude_and_extreme_scales():
+    rng = random.Random(1)
+    cases = []
+    for scale in (-254, -253, -200, -118, -117, -94, 0, 100, 190, 222, 223, 253, 254):
+        for bits in range(1, SUM_WIDTH):
+            for value in (1 << (bits - 1), (1 << bits) - 1, rng.getrandbits(bits) | 1 << (bits - 1)):
+                cases += [case(value, scale), case(-value, scale)]
+        cases += [case(-(1 << (SUM_WIDTH - 1)), scale), case(0, scale)]
+    check(cases)
+
+
+def test_tie_rounds_to_even_at_every_bit_position_of_the_sum():
+    # D = 0 and V a midpoint (2m + 1) · 2^j with a 25-bit odd multiplier, for every j that fits
+    rng = random.Random(2)
+    cases = []
+    for shift in range(SUM_WIDTH - 25):
+        for _ in range(6):
+            odd = (1 << 24) | rng.getrandbits(24) | 1
+            sign = rng.choice([1, -1])
+            cases.append(case(sign * (odd << shift), rng.randrange(-254, 255), random_d(rng) & SIGN))
+    wanted = check(cases)
+    assert sum(flags & INEXACT != 0 for _, flags in wanted) > len(cases) * 3 // 4
+
+
+def test_tie_rounds_to_even_between_d_and_sum():
+    rng = random.Random(3)
+    wanted = check(cases_from(midpoints(rng), rng, 3000))
+    assert all(flags & INEXACT for _, flags in wanted)
+    assert {result & 1 for result, _ in wanted} == {0}
+
+
+def test_cancellation_to_exact_zero_is_plus_zero():
+    rng = random.Random(4)
+    cases = []
+    while len(cases) < 2000:
+        d = random_d(rng)
+        if (d & 0x7F80_0000) == INF:
+            continue
+        c = split(Fraction(0), d, rng)
+        if c is not None:
+            c["d_flags"] = random_flags(rng)
+            cases.append(c)
+    wanted = check(cases)
+    assert {(result, flags & ~15) for result, flags in wanted} == {(0, 0)}
+
+
+def test_near_total_cancellation():
+    # D + V is a few units of V's last place: the result keeps every low bit of the sum
+    rng = random.Random(5)
+    cases = []
+    while len(cases) < 3000:
+        sum = random_sum(rng)
+        scale = rng.randrange(-254, 255)
+        v = sum * Fraction(2) ** (scale + GRID_LSB)
+        if abs(v) >= Fraction(2) ** 128 or sum == 0:
+            continue
+        nearest = f32_round(-v)[0]
+        d = (nearest + rng.choice([-2, -1, 0, 0, 1, 2])) & 0xFFFF_FFFF
+        if (d & 0x7F80_0000) == INF or d == SIGN - 1:
+            continue
+        cases.append(case(sum, scale, d))
+    check(cases)
+
+
+def test_nonzero_result_rounding_to_zero_keeps_its_sign():
+    rng = random.Random(6)
+    cases = []
+    for _ in range(500):
+        # below half the least subnormal: rounds to ±0, inexact and underflow
+        tiny = rng.randrange(1, 1 << 40)
+        cases.append(case(rng.choice([tiny, -tiny]), -254))
+        # D = ±least subnormal cancelled down to less than half of it
+        exact = rng.choice([1, -1]) * Fraction(rng.randrange(1, 1 << 20), 1 << 170)
+        cases.append(split(exact, rng.choice([1, SIGN | 1, 2, SIGN | 2]), rng))
+    cases = [c for c in cases if c is not None]
+    wanted = check(cases)
+    assert len(cases) > 900
+    assert {result for result, _ in wanted} == {0, SIGN}
+    assert all(flags & (UNDERFLOW | INEXACT) == UNDERFLOW | INEXACT for _, flags in wanted)
+
+
+def test_results_at_the_least_normal_boundary():
+    # exact values around 2^-126: exactly on it, a tie below it (rounds up to the least normal),
+    # just above and below that tie, and one unit of the subnormal grid either side
+    rng = random.Random(8)
+    least_normal = Fraction(2) ** -126
+    grid = Fraction(2) ** -149
+    offsets = [0, -grid / 2, -grid / 2 + grid / 1024, -grid / 2 - grid / 1024, grid, -grid,
+               grid / 2, grid / 4, -grid / 4, -grid + Fraction(2) ** -170]
+
+    def around():
+        while True:
+            exact = rng.choice([1, -1]) * (least_normal + rng.choice(offsets))
+            yield exact, rng.choice([MIN_NORMAL, MIN_NORMAL - 1, 0x7F_0000, 0x0100_0000])
+
+    cases = cases_from(around(), rng, 2000)
+    wanted = check(cases)
+    # some tiny exact values round up to the least normal, raising underflow by themselves
+    assert any(result & ~SIGN == MIN_NORMAL and flags & UNDERFLOW and not c["d_flags"] & UNDERFLOW
+               for c, (result, flags) in zip(cases, wanted))
+
+
+def test_largest_finite_or_overflow():
+    # around 2^128 - 2^103 (the tie between the largest finite value and 2^128): below it rounds
+    # to the largest finite value, on and above it overflows to Inf with overflow and inexact
+    rng = random.Random(9)
+    tie = Fraction(2) ** 128 - Fraction(2) ** 103
+    unit = Fraction(2) ** 104
+    offsets = [0, Fraction(-1, 1 << 40), Fraction(1, 1 << 40), Fraction(-1, 2), Fraction(1, 2),
+               Fraction(-1), 1, 2, Fraction(1 << 60)]
+
+    def around():
+        while True:
+            exact = rng.choice([1, -1]) * (tie + rng.choice(offsets) * unit)
+            yield exact, rng.choice([MAX_FINITE, MAX_FINITE - 1, 0x7F00_0000])
+
+    cases = cases_from(around(), rng, 1500)
+    # and V alone, beyond any binary32 (up to 2^291)
+    for _ in range(300):
+        cases.append(case(random_sum(rng), rng.randrange(150, 255), random_d(rng) & ~INF))
+    wanted = check(cases)
+    magnitudes = {result & ~SIGN for result, _ in wanted}
+    assert {MAX_FINITE, INF} <= magnitudes
+    assert all(flags & (OVERFLOW | INEXACT) == OVERFLOW | INEXACT
+               for result, flags in wanted if result & ~SIGN == INF)
+
+
+def test_sum_far_below_the_last_place_of_d_is_sticky_only():
+    rng = random.Random(10)
+    cases = []
+    while len(cases) < 2000:
+        d = random_finite_magnitude(rng, lo=1) | rng.choice([0, SIGN])
+        e = max(((d >> 23) & 0xFF) - 127, -126)
+        # |V| below 2^(e - 23 - gap): gap >= 1 keeps it under half a unit in D's last place
+        gap = rng.choice([1, 2, 3, 10, 40, 100, 300])
+        top = e - 23 - gap  # V's leading bit below this exponent
+        sum = random_sum(rng)
+        if sum == 0:
+            continue
+        scale = top - (abs(sum).bit_length() - 1) - GRID_LSB - 1
+        if -254 <= scale <= 254:
+            cases.append(case(sum, scale, d))
+    wanted = check(cases)
+    assert [result for result, _ in wanted] == [c["d"] for c in cases]
+    assert all(flags & INEXACT for _, flags in wanted)
+
+
+def test_subnormal_d_plus_tiny_sums():
+    rng = random.Random(11)
+    cases = []
+    for _ in range(2000):
+        d = rng.choice([0, 1, 0x7F_FFFF, rng.getrandbits(23), MIN_NORMAL]) | rng.choice([0, SIGN])
+        sum = random_sum(rng)
+        scale = rng.randrange(-254, -60)
+        cases.append(case(sum, scale, d, d_flags=random_flags(rng)))
+    check(cases)
+
+
+D_SPECIALS = (INF, SIGN | INF, NAN, SIGN | NAN, 0x7F80_0001, 0xFFBF_FFFF, 0x7FFF_FFFF, 0x3F80_0000,
+              0, SIGN, 1, MAX_FINITE | SIGN)
+
+
+def test_special_precedence_every_combination():
+    # every block flag combination × special and ordinary D × sticky flags in
+    rng = random.Random(12)
+    cases = []
+    for block in range(16):
+        nan, invalid, pos_inf, neg_inf = (block >> i & 1 for i in range(4))
+        for d in D_SPECIALS:
+            for d_flags in (0, 15, rng.randrange(16)):
+                cases.append(case(random_sum(rng), random_scale(rng), d, nan=nan,
+                                  invalid=invalid, pos_inf=pos_inf, neg_inf=neg_inf,
+                                  d_flags=d_flags))
+    check(cases)
+    for stages in (1, 3):
+        check(cases, stages=stages)
+
+
+def test_nan_results_are_canonical():
+    cases = [case(5, 0, d) for d in (0x7F80_0001, 0xFFFF_FFFF, 0x7FA0_0000, 0xFFC0_0000)]
+    cases += [case(1, 0, 0, nan=1), case(1, 0, INF, neg_inf=1), case(0, 0, 0, invalid=1)]
+    results = simulate(cases)
+    assert [r for r, _ in results] == [NAN] * len(cases)
+    check(cases)
+
+
+@pytest.mark.parametrize("sum_width, grid_lsb", [(37, -18), (72, -32), (20, -12), (8, 0)])
+def test_other_sum_widths_and_grids(sum_width, grid_lsb):
+    rng = random.Random(sum_width)
+    cases = [case(random_sum(rng, sum_width), random_scale(rng), random_d(rng),
+                  d_flags=random_flags(rng)) for _ in range(600)]
+    # ties: D one of the two neighbours of the midpoint (V is half a unit), or any D near it
+    for exact, near in midpoints(rng):
+        d = rng.choice([near, near + 1, neighbour_of(near, rng)]) | (SIGN if exact < 0 else 0)
+        c = split(exact, d, rng, sum_width, grid_lsb)
+        if c is not None:
+            cases.append(c)
+        if len(cases) == 1000:
+            break
+    check(cases, stages=2, sum_width=sum_width, grid_lsb=grid_lsb)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(sum_width=1, grid_lsb=-32), "Sum width must be an integer from 2 to 512, not 1"),
+    (dict(sum_width=70, grid_lsb=3), "Grid LSB must be an integer from -512 to 0, not 3"),
+    (dict(sum_width=70, grid_lsb=-32, stages=4), "Stages must be an integer from 0 to 3, not 4"),
+    (dict(sum_width="70", grid_lsb=-32), "Sum width must be an integer from 2 to 512, not '70'"),
+])
+def test_bad_parameters_are_refused_in_one_line(kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        Accumulate(**kwargs)
 
 
 def test_converts_to_verilog_for_sum_width_72():
