@@ -7,14 +7,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from exact_reference import ML_DTYPES
 from hw.config import FORMAT_CODES
 from verif.formats import (FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode,
                            fp32_to_fraction, scale_exponent)
 
-ML_DTYPES = {
-    "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
-    "e3m2": ml_dtypes.float6_e3m2fn, "e2m3": ml_dtypes.float6_e2m3fn, "e2m1": ml_dtypes.float4_e2m1fn,
-}
 
 
 def _ml_dtypes_value(name, code):
