@@ -1,6 +1,7 @@
 """`mxdpu golden`: check, write, and refuse bad input (through scripts.cli.main)."""
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,27 @@ def test_check_without_expected_values_exits_2(tmp_path, capsys):
     path.write_text(json.dumps(case) + "\n")
     assert main(["golden", "--check", str(path)]) == 2
     assert "case 1 (one_times_one) has no d or flags to check" in capsys.readouterr().err
+
+
+def test_cases_of_several_block_sizes_keep_their_order(tmp_path):
+    """Cases run grouped by k; each answer must land on its own line: k ones squared sum to k."""
+    path, out = tmp_path / "mixed.jsonl", tmp_path / "out.jsonl"
+    lines = []
+    for n, k in enumerate((16, 64, 16, 128, 32)):
+        ones = [0x38] * k
+        lines.append(json.dumps({"name": f"ones_{n}", "k": k, "steps": [
+            {"a_format": 0, "b_format": 0, "a": ones, "b": ones, "a_scale": 127, "b_scale": 127}] * (n + 1)}))
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["golden", str(path), "-o", str(out)]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = [struct.unpack("<I", struct.pack("<f", float(k * (n + 1))))[0]
+                for n, k in enumerate((16, 64, 16, 128, 32))]
+    assert [(c["name"], int(c["d"], 16), c["flags"]) for c in written] == \
+        [(f"ones_{n}", d, 0) for n, d in enumerate(expected)]
+
+
+def test_empty_file_exits_2(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    assert main(["golden", "--check", str(path)]) == 2
+    assert capsys.readouterr().err == f"mxdpu golden: error: {path}: no cases\n"
