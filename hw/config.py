@@ -148,6 +148,7 @@ class Config:
         A step reads its slot when its block sum enters Accumulate and writes it back
         `accumulate_latency` cycles later; the next step on that slot must read at least one
         cycle after the write, so consecutive uses must issue accumulate_latency + 1 cycles apart.
+        (A `first` step does not read its slot and never waits for it.)
         """
         return -(-(self.accumulate_latency + 1) // self.cycles_per_step)
 
