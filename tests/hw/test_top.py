@@ -208,3 +208,14 @@ def test_all_six_formats_enabled(lanes):
                    every_format_stream(config, np.random.default_rng(19), 100)):
         run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=5)
         assert check(config, stream, run) == len(expected_results(config, stream)) > 0
+
+
+@config_params
+def test_same_slot_first_steps_do_not_wait(config):
+    # a first step does not read its slot, so one-block dot products on one slot run at full rate
+    blocks = make_stream(config, "throughput", 21, 16)
+    count = len(blocks)
+    stream = fixed_slots(blocks, [0] * count, [1] * count, [1] * count)
+    run = run_stream(config, stream)
+    assert check(config, stream, run) == count
+    assert np.diff(run.accepted).tolist() == [config.cycles_per_step] * (count - 1)
