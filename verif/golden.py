@@ -233,6 +233,10 @@ class GoldenTile:
     `Config.pack_step`); `run` takes many and is the fast path.
     """
 
+    #: `run_arrays` goes through the stream in chunks of about this many elements per operand
+    #: (each [steps, R or C, k] int64 temporary near 32 MB); slot state carries across chunks
+    chunk_elements = 1 << 22
+
     def __init__(self, config):
         self.config = config
         self.reset()
@@ -274,14 +278,25 @@ class GoldenTile:
         slot = np.asarray(slot, np.int64)
         if slot.size and not (0 <= slot.min() and slot.max() < cfg.depth):
             raise ValueError(f"Slot must be in 0..{cfg.depth - 1}")
+        arrays = (a, np.asarray(a_scale), b, np.asarray(b_scale), np.asarray(a_format),
+                  np.asarray(b_format), slot, np.asarray(first), np.asarray(last))
+        chunk = max(1, self.chunk_elements // (max(cfg.rows, cfg.cols) * cfg.block))
+        results = []
+        for start in range(0, n_steps, chunk):
+            results += self._run_chunk(*(array[start:start + chunk] for array in arrays))
+        return results
+
+    def _run_chunk(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last):
+        cfg = self.config
+        n_steps = len(slot)
         terms = block_terms(a_format, b_format, a, b, a_scale, b_scale, cfg.formats)
+        wide_lanes = np.array(sorted(terms["wide"]), np.int64)
 
         # schedule: each step's predecessor on its slot and its level (distance from a fresh start)
         prev = np.empty(n_steps, np.int64)
         level = np.empty(n_steps, np.int64)
         latest = [_HELD] * cfg.depth
-        for n, (t, f, l) in enumerate(zip(slot.tolist(), np.asarray(first).tolist(),
-                                          np.asarray(last).tolist())):
+        for n, (t, f, l) in enumerate(zip(slot.tolist(), first.tolist(), last.tolist())):
             prev[n] = _FRESH if f else latest[t]
             level[n] = level[prev[n]] + 1 if prev[n] >= 0 else 0
             latest[t] = _FRESH if l else n
@@ -296,9 +311,11 @@ class GoldenTile:
             f_in = np.where((p == _HELD)[:, None, None], self.flags[slot[idx]], out_flags[np.maximum(p, 0)])
             fresh = (p == _FRESH)[:, None, None]
             d_in, f_in = np.where(fresh, 0, d_in), np.where(fresh, 0, f_in)
-            lanes = ((idx[:, None] * plane) + np.arange(plane)).reshape(-1)
-            lane_of = {int(x): i for i, x in enumerate(lanes)} if terms["wide"] else {}
-            wide = {lane_of[x]: v for x, v in terms["wide"].items() if x in lane_of}
+            lanes = ((idx[:, None] * plane) + np.arange(plane)).reshape(-1)    # ascending
+            # the wide sums of this level, renumbered to positions among its lanes
+            where = np.minimum(np.searchsorted(lanes, wide_lanes), lanes.size - 1)
+            here = lanes[where] == wide_lanes
+            wide = {int(i): terms["wide"][int(x)] for i, x in zip(where[here], wide_lanes[here])}
             bits, flags = accumulate(d_in.reshape(-1), *(terms[k].reshape(-1)[lanes] for k in _FACTS),
                                      wide=wide)
             out_d[idx] = bits.reshape(-1, cfg.rows, cfg.cols)
@@ -310,4 +327,4 @@ class GoldenTile:
             elif n >= 0:
                 self.d[t], self.flags[t] = out_d[n], out_flags[n]
         return [{"d": out_d[n].tolist(), "flags": out_flags[n].tolist(), "slot": int(slot[n])}
-                for n in np.flatnonzero(np.asarray(last))]
+                for n in np.flatnonzero(last)]

@@ -205,6 +205,15 @@ def test_tile_run_and_step_match_sequential_reference(cfg):
     assert np.array_equal(batched.d, one_by_one.d) and np.array_equal(batched.flags, one_by_one.flags)
 
 
+def test_chunked_run_equals_one_pass():
+    cfg = Config(rows=2, cols=2, block=16, lanes=16, depth=3, formats=ALL_FORMATS)
+    steps = _tile_stream(np.random.default_rng(5), cfg, 200)
+    whole = GoldenTile(cfg).run(steps)
+    chunked = GoldenTile(cfg)
+    chunked.chunk_elements = 7 * 2 * 16                    # 7 steps a chunk
+    assert chunked.run(steps) == whole and len(whole) == sum(s["last"] for s in steps) > 0
+
+
 def test_reset_clears_every_slot():
     cfg = Config(depth=2)
     tile = GoldenTile(cfg)
