@@ -163,7 +163,7 @@ def accumulate(d_bits, s, e, nan, invalid, pinf, ninf, wide=None):
     Returns (bits uint32 [M], flags uint8 [M]).
     """
     wide = wide or {}
-    d = np.asarray(d_bits).astype(np.int64)
+    d = np.asarray(d_bits).astype(np.int64) & 0xFFFFFFFF      # int32 bit patterns welcome too
     d_neg = d >> 31
     d_exp = (d >> 23) & 0xFF
     d_frac = d & 0x7FFFFF
