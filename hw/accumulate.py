@@ -34,7 +34,7 @@ Throughput: one accumulation per cycle.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .pipeline import delay
@@ -53,6 +53,10 @@ _BIAS = 127
 _EMIN = -126
 _EXP_ALL_ONES = 255
 _INF = 0x7F80_0000
+
+#: What travels beside the datapath: the special result that overrides the finite one (NaN, or
+#: Inf of sign `neg`) and the flags known before rounding (the slot's, and invalid).
+_SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 
 #: Pipeline registers for each `stages`: cut 1 after Prepare, 2 after Align/Add, 3 after Normalise.
 #: Longest generic-gate path for sum_width 70 (Yosys `ltp`): 322 cells with no cut; cut 1 alone 203
@@ -315,8 +319,13 @@ class Accumulate(wiring.Component):
         raise_invalid = self.invalid | (pos & neg)
         is_nan = raise_invalid | self.nan | d_nan
         is_inf = ~is_nan & (pos | neg)
-        special = Signal(32)
-        m.d.comb += special.eq(Mux(is_nan, NAN, Cat(Const(_INF, 31), neg)))
+        side = Signal(_SIDE)
+        m.d.comb += [
+            side.nan.eq(is_nan),
+            side.inf.eq(is_inf),
+            side.neg.eq(neg),
+            side.flags.eq(self.d_flags | raise_invalid),
+        ]
 
         # A zero sum is never big, so a zero small operand is always the sum.
         v_big = ~v_zero & (e_v >= e_d)
@@ -327,7 +336,7 @@ class Accumulate(wiring.Component):
             dist.eq(Mux(v_big, e_v - e_d, e_d - e_v)),
         ]
         # Significands with their leading place at window - 1.
-        v_win = Mux(v_zero, 0, norm_v.o << (window - mag_width))
+        v_win = norm_v.o << (window - mag_width)  # zero for a zero sum
         d_win = d_sig << (window - _FRAC - 1)
         big = Signal(window)
         small = Signal(window)
@@ -338,10 +347,9 @@ class Accumulate(wiring.Component):
         big_sign = Mux(v_big, v_sign, d_sign)
         subtract = v_sign ^ d_sign
 
-        (big, small, e_big, dist, big_sign, subtract, is_special, special, raise_invalid,
-         d_flags) = stage(1, big=big, small=small, e_big=e_big, dist=dist, big_sign=big_sign,
-                          subtract=subtract, is_special=is_nan | is_inf, special=special,
-                          raise_invalid=raise_invalid, d_flags=self.d_flags)
+        big, small, e_big, dist, big_sign, subtract, side = stage(
+            1, big=big, small=small, e_big=e_big, dist=dist, big_sign=big_sign, subtract=subtract,
+            side=side)
 
         # -- Align and add -----------------------------------------------------------------------
         m.submodules.align = align = Align(window, shift_shape=dist_shape)
@@ -350,16 +358,17 @@ class Accumulate(wiring.Component):
             align.shift.eq(dist),
         ]
         total = Signal(signed(sum_bits + 1))
-        m.d.comb += total.eq(Mux(subtract, big - align.o, big + align.o))
+        # One adder: big + small, or big + ~small + 1 (two's complement over the total's width).
+        flip = subtract.replicate(len(total))
+        m.d.comb += total.eq(big + (align.o ^ flip) + subtract)
         magnitude = Signal(sum_bits)
         m.d.comb += magnitude.eq(abs(total))
         sign = big_sign ^ (total < 0)
         e_top = Signal(top_shape)
         m.d.comb += e_top.eq(e_big + 1)
 
-        (magnitude, sign, e_top, is_special, special, raise_invalid, d_flags) = stage(
-            2, magnitude=magnitude, sign=sign, e_top=e_top, is_special=is_special,
-            special=special, raise_invalid=raise_invalid, d_flags=d_flags)
+        magnitude, sign, e_top, side = stage(2, magnitude=magnitude, sign=sign, e_top=e_top,
+                                             side=side)
 
         # -- Normalise ------------------------------------------------------------------------------
         # Stop at exponent -126: at most e_top + 126 places, so a subnormal stays unnormalised.
@@ -372,9 +381,7 @@ class Accumulate(wiring.Component):
         e_res = Signal(top_shape)
         m.d.comb += e_res.eq(e_top - norm.shift)
 
-        (sig, e_res, sign, is_special, special, raise_invalid, d_flags) = stage(
-            3, sig=norm.o, e_res=e_res, sign=sign, is_special=is_special, special=special,
-            raise_invalid=raise_invalid, d_flags=d_flags)
+        sig, e_res, sign, side = stage(3, sig=norm.o, e_res=e_res, sign=sign, side=side)
 
         # -- Round and override ---------------------------------------------------------------------
         m.submodules.round = rnd = Round(sum_bits, exp_shape=top_shape)
@@ -383,10 +390,11 @@ class Accumulate(wiring.Component):
             rnd.exp.eq(e_res),
             rnd.sig.eq(sig),
         ]
-        step_flags = Mux(is_special, Cat(raise_invalid, Const(0, 3)),
-                         Cat(Const(0, 1), rnd.overflow, rnd.underflow, rnd.inexact))
+        special = side.nan | side.inf
         m.d.comb += [
-            self.result.eq(Mux(is_special, special, rnd.result)),
-            self.flags.eq(d_flags | step_flags),
+            self.result.eq(Mux(side.nan, NAN, Mux(side.inf, Cat(Const(_INF, 31), side.neg),
+                                                    rnd.result))),
+            self.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
+                                                            rnd.underflow, rnd.inexact))),
         ]
         return m
