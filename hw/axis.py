@@ -7,7 +7,7 @@ way in and zero on the way out), TLAST on the last beat. Results come back as fr
 dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -147,9 +147,9 @@ class AXISTop(wiring.Component):
     (`m_axis_*`, results) of `data_width`-bit TDATA, in the default sync domain.
 
     Port names follow cocotbext-axi's `AxiStreamBus.from_prefix`. A step's result starts
-    `config.latency + 2` cycles after its frame's last beat (one cycle to offer the assembled
-    step, one to load the result serialiser), with no stalls; throughput is one beat a cycle
-    while the tile keeps up (one step every `cycles_per_step` cycles).
+    `latency` = `config.latency + 2` cycles after its frame's last beat (one cycle to offer the
+    assembled step, one to load the result serialiser), with no stalls; throughput is one beat a
+    cycle while the tile keeps up (one step every `cycles_per_step` cycles).
     """
 
     def __init__(self, config, data_width=64):
@@ -176,6 +176,29 @@ class AXISTop(wiring.Component):
     def result_beats(self):
         """Beats in a result frame."""
         return beats(self.config.result_layout.size, self.data_width)
+
+    @property
+    def latency(self):
+        """Cycles from a step frame's last beat to its result frame's first beat, without stalls."""
+        return self.config.latency + 2
+
+    def manifest(self, top="mxdpu_axis"):
+        """The tile's manifest (SPEC §4) with this top's ports and framing: the field tables still
+        say where each field sits in a step or result frame."""
+        manifest = self.config.manifest(top)
+        manifest["ports"] = {"clk": {"direction": "in", "width": 1}, "rst": {"direction": "in", "width": 1}}
+        for (name,), member in self.signature.members.flatten():
+            manifest["ports"][name] = {"direction": "in" if member.flow == In else "out",
+                                       "width": Shape.cast(member.shape).width}
+        manifest["axis"] = {
+            "data_width": self.data_width,
+            "step_beats": self.step_beats,
+            "result_beats": self.result_beats,
+            "byte_order": "little-endian: beat j carries payload bits j*W .. j*W+W-1, "
+                          "byte i of a beat is TDATA bits 8*i+7 .. 8*i; TLAST on a frame's last beat",
+            "latency": self.latency,
+        }
+        return manifest
 
     def elaborate(self, platform):
         m = Module()

@@ -121,10 +121,17 @@ def run_tool(name, args, cwd, log_name):
 
 
 def first_error(text):
-    """The first line of a tool's output that says ERROR, else its last non-empty line."""
+    """The first line of a tool's output that says ERROR, else its last non-empty line; a long
+    generated cell name in it is shortened to '...'."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line]
-    return (errors or lines or ["no output"])[0]
+    return re.sub(r"'[^']{40,}'", "'...'", (errors or lines or ["no output"])[0])
+
+
+def over_capacity(text):
+    """The resources nextpnr's "Device utilisation" lists beyond 100 %: {bel: (used, available)}."""
+    found = re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text, re.M)
+    return {bel: (int(used), int(available)) for bel, used, available in found if int(used) > int(available)}
 
 
 def yosys(script, cwd, log_name):
@@ -288,7 +295,10 @@ def place(family, netlist, build_dir, freq, device):
         reason = first_error(output)
         if not NO_FIT.search(output):
             raise ToolError(f"yowasp-nextpnr-{family} failed ({reason}); log: {Path(build_dir) / log}")
-        return {**result, "fits": False, "fmax": None, "error": reason, "utilization": {}}
+        over = "; ".join(f"{bel} {used}/{available} ({100 * used // available}%)"
+                         for bel, (used, available) in over_capacity(output).items())
+        return {**result, "fits": False, "fmax": None, "utilization": {},
+                "error": f"{over} -- nextpnr: {reason}" if over else reason}
     data = json.loads((Path(build_dir) / report).read_text())
     fmax = min(clock["achieved"] for clock in data["fmax"].values()) if data.get("fmax") else None
     utilization = {bel: use for bel, use in data.get("utilization", {}).items() if use["used"]}

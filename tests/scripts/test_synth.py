@@ -95,7 +95,9 @@ def test_ice40_hx1k_does_not_fit_with_nextpnrs_reason(small_ice40):
     _, placed = small_ice40
     hx1k = placed["hx1k"]
     assert not hx1k["fits"] and hx1k["fmax"] is None and hx1k["utilization"] == {}
-    assert hx1k["error"].startswith("ERROR: ")
+    # what is over capacity, from nextpnr's utilisation table, then nextpnr's own error
+    assert re.fullmatch(r"(\w+ \d+/\d+ \(\d+%\)(; )?)+ -- nextpnr: ERROR: .+", hx1k["error"])
+    assert "ICESTORM_LC " in hx1k["error"] and "SB_IO 136/96 (141%)" in hx1k["error"]
 
 
 def test_device_is_the_smallest_that_holds_the_design():
