@@ -21,7 +21,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
 
 def test_generate_top_name(tmp_path):
     assert main(["generate", "--top", "mx_core", "--rows", "2", "--lanes", "16", "-o", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mx_core.json", "mx_core.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mx_core.core", "mx_core.json", "mx_core.v"]
     assert json.loads((tmp_path / "mx_core.json").read_text())["parameters"]["rows"] == 2
 
 
