@@ -19,6 +19,7 @@ VERBS = {
     "generate": ("scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
     "regress": ("scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
     "synth": ("scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
+    "report": ("scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
 }
 
 
