@@ -39,13 +39,10 @@ from amaranth.lib.wiring import In, Out
 
 from .pipeline import delay
 
-__all__ = ["Accumulate", "Normalise", "Align", "Round", "NAN", "FLAG_INVALID", "FLAG_OVERFLOW",
-           "FLAG_UNDERFLOW", "FLAG_INEXACT"]
+__all__ = ["Accumulate", "Normalise", "Align", "Round", "NAN"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
-#: Flag bits (SPEC §2).
-FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW, FLAG_INEXACT = 1, 2, 4, 8
 
 # binary32 facts: 23 fraction bits, exponent bias 127, least normal exponent -126.
 _FRAC = 23
@@ -206,7 +203,9 @@ class Round(wiring.Component):
             self.overflow.eq(overflow),
             self.inexact.eq(inexact_bits | overflow),
             self.underflow.eq(~normal & inexact_bits),
-            self.result.eq(Cat(Mux(overflow, _INF, rounded[:31]), self.sign)),
+            # an exact zero (no bit set) is +0 whatever the sign of the operands
+            self.result.eq(Cat(Mux(overflow, _INF, rounded[:31]),
+                               self.sign & (normal | (frac != 0) | inexact_bits))),
         ]
         return m
 
@@ -386,11 +385,12 @@ class Accumulate(wiring.Component):
         # -- Round and override ---------------------------------------------------------------------
         m.submodules.round = rnd = Round(sum_bits, exp_shape=top_shape)
         m.d.comb += [
-            rnd.sign.eq(sign & (sig != 0)),  # an exact zero is +0
+            rnd.sign.eq(sign),
             rnd.exp.eq(e_res),
             rnd.sig.eq(sig),
         ]
         special = side.nan | side.inf
+        # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
         m.d.comb += [
             self.result.eq(Mux(side.nan, NAN, Mux(side.inf, Cat(Const(_INF, 31), side.neg),
                                                     rnd.result))),
