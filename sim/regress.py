@@ -24,14 +24,14 @@ LEVELS = {
     "quick": {
         "verilator": {"kat": None, "corners": None, "scales": 128, "hazards": 256, "reset": 256,
                       "random": 256, "throughput": 512, "*": 64},
-        "icarus": {"kat": None, "corners": None, "scales": 8, "hazards": 32, "reset": 32,
-                   "random": 32, "throughput": 64, "gauss": 16, "heavy": 16, "*": 4},
+        "icarus": {"kat": None, "corners": 40, "scales": 4, "hazards": 16, "reset": 16,
+                   "random": 16, "throughput": 32, "gauss": 8, "heavy": 8, "*": 2},
     },
     "standard": {
         "verilator": {"kat": None, "corners": None, "scales": 512, "hazards": 1024, "reset": 512,
                       "random": 1024, "throughput": 1024, "*": 256},
-        "icarus": {"kat": None, "corners": None, "scales": 16, "hazards": 64, "reset": 48,
-                   "random": 48, "throughput": 128, "gauss": 16, "heavy": 16, "*": 8},
+        "icarus": {"kat": None, "corners": None, "scales": 8, "hazards": 32, "reset": 32,
+                   "random": 32, "throughput": 64, "gauss": 16, "heavy": 16, "*": 4},
     },
     "full": {sim: {"*": None} for sim in SIMULATORS},
 }
@@ -98,7 +98,8 @@ def run_regression(jobs, waves=False, flip=None, progress=True):
             for job in group:
                 stream = make_stream(job.config, job.test, job.test_seed, job.limit)
                 work.append((stream, expected_results(job.config, stream), _options(job, flip)))
-            batch = f"{group[0].seed}-{len(group)}-{zlib.crc32(' '.join(j.test for j in group).encode()):08x}"
+            # the run directory's name: same jobs, same directory (reruns replace their last run)
+            batch = f"{group[0].seed}-{zlib.crc32(repr(([(j.test, j.limit) for j in group], flip)).encode()):08x}"
             for job, summary in zip(group, run_batch(design, sim, work, waves, batch, bar.update)):
                 summary["config"] = config_name
                 summary["rerun"] = (f"mxdpu regress {_config_options(job)} --sim {sim} "

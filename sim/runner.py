@@ -1,7 +1,7 @@
 """Run the top-level cocotb bench on Icarus and Verilator.
 
-Each configuration gets its own build directory `build/sim/<key>/` (key: a hash of the
-parameters and of the `hw/` sources), holding the exported Verilog and manifest (`rtl/`), one
+Each configuration gets its own build directory `build/sim/<key>/` (key: a hash of its
+parameters), holding the exported Verilog and manifest (`rtl/`), one
 simulator build per simulator (`icarus/`, `verilator/`, `*-waves/` with FST tracing) and one
 directory per test run (`runs/<sim>/<test>-<seed>/`: the job file, the simulator log, the
 summary, waves). Exports and builds take a file lock, so pytest-xdist workers and parallel
@@ -42,9 +42,8 @@ def _hw_digest():
 
 
 def config_key(config):
-    """Short hash naming a configuration's build directory (changes when hw/ changes)."""
-    text = json.dumps(config.parameters(), sort_keys=True) + _hw_digest()
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """Short hash of the parameters, naming a configuration's build directory."""
+    return hashlib.sha256(json.dumps(config.parameters(), sort_keys=True).encode()).hexdigest()[:12]
 
 
 @contextmanager
@@ -74,11 +73,15 @@ class Design:
 
 
 def prepare(config, root=BUILD_ROOT):
-    """Export a configuration's Verilog and manifest once (reused while hw/ is unchanged)."""
+    """Export a configuration's Verilog and manifest; again only when hw/ has changed (and the
+    simulator builds again only when the Verilog has)."""
     design = Design(config, Path(root) / config_key(config))
+    stamp = design.directory / "rtl" / "hw.digest"
     with _locked(design.directory / ".export.lock"):
-        if not (design.verilog.exists() and design.manifest.exists()):
+        digest = _hw_digest()
+        if not (stamp.exists() and stamp.read_text() == digest and design.verilog.exists()):
             export_verilog(config, design.directory / "rtl", TOP)
+            stamp.write_text(digest)
     return design
 
 
@@ -149,6 +152,11 @@ def run_batch(design, sim, jobs, waves=False, batch="run", progress=None):
     `progress(n)` is called as jobs finish. Never raises on a failing job: the caller decides."""
     build_dir = build(design, sim, waves)
     run_dir = design.directory / "runs" / sim / batch
+    with _locked(run_dir.parent / f".{batch}.lock"):  # the same batch twice at once: one waits
+        return _run_locked(run_dir, build_dir, design, sim, jobs, waves, progress)
+
+
+def _run_locked(run_dir, build_dir, design, sim, jobs, waves, progress):
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)

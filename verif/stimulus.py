@@ -364,9 +364,11 @@ def corners(config, rng, limit):
 def realistic(config, rng, limit, rule, tails, blocks=16):
     """Gaussian or heavy-tailed (Student t, 2 degrees of freedom) matrices quantised by the
     golden quantiser under one scale rule and multiplied as R×C output tiles over K = blocks·k:
-    `blocks` steps accumulate in a slot, tiles interleaved over the slots."""
+    `blocks` steps (fewer when `limit` is smaller) accumulate in a slot, tiles interleaved over
+    the slots."""
     from verif.quantise import quantise
     R, C, k = config.rows, config.cols, config.block
+    blocks = min(blocks, limit or blocks)
     tiles = max(1, (limit or 64 * blocks) // blocks)
     group = min(config.depth, tiles)
     builder = StreamBuilder(config)

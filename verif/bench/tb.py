@@ -226,7 +226,7 @@ class TB:
         # a stall is declared when nothing moves for this many cycles
         patience = 200 + 20 * self.cycles_per_step * (self.latency + config.depth + 4)
         # cycles of ready-high listening after the last expected result, to catch extra ones
-        tail = self.latency + 8 * self.cycles_per_step + 8
+        tail = self.latency + 2 * self.cycles_per_step + 2
         edge = self.dut.clk.rising_edge
         await self.reset()
         started = time.perf_counter()
