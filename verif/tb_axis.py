@@ -4,12 +4,12 @@ An `AxiStreamSource` sends each step as one frame (the step payload, little-endi
 whole beats) and an `AxiStreamSink` takes the result frames; the in-order `Scoreboard` of the
 top-level bench compares every bit of every result against the golden model. `run_test_stream`
 is parametrised over a TVALID idle inserter (the source's pause generator) and a TREADY
-backpressure inserter (the sink's). Each run first sends a frame one beat short, which the top
-must drop.
+backpressure inserter (the sink's). Each run sends the `SETS` stimulus sets in turn, each after
+a reset and after a frame one beat short, which the top must drop.
 
 Environment (set by tests/sim/test_axis.py): MXDPU_AXIS_MANIFEST (the manifest of the Verilog
 under test), MXDPU_AXIS_OUT (a directory for one summary JSON per run), MXDPU_AXIS_STEPS and
-MXDPU_AXIS_SEED (the `hazards` stimulus: how many steps, which seed).
+MXDPU_AXIS_SEED (steps per stimulus set, and its seed).
 """
 
 import itertools
@@ -27,6 +27,9 @@ from verif.bench.tb import Scoreboard, config_from_manifest
 from verif.stimulus import expected_results, make_stream
 
 CLOCK_NS = 10
+#: stimulus sets each run sends, a reset before each: every slot reuse distance with specials,
+#: then long finite accumulations rotating the slots
+SETS = ("hazards", "throughput")
 
 
 def pauses(rng, rate):
@@ -69,30 +72,23 @@ class TB:
         return payload.to_bytes(self.frame_bytes, "little")
 
 
-@cocotb.test()
-@cocotb.parametrize(idle_inserter=[None, 0.4], backpressure_inserter=[None, 0.5])
-async def run_test_stream(dut, idle_inserter, backpressure_inserter):
-    tb = TB(dut, os.environ["MXDPU_AXIS_MANIFEST"])
-    seed = int(os.environ.get("MXDPU_AXIS_SEED", "1"))
-    rng = random.Random(seed)
-    tb.set_idle_generator(idle_inserter and pauses(rng, idle_inserter))
-    tb.set_backpressure_generator(backpressure_inserter and pauses(rng, backpressure_inserter))
+async def run_set(tb, name, seed, steps):
+    """Reset, send one stimulus set as frames, take and check its results; a summary dict."""
+    config, axis = tb.config, tb.manifest["axis"]
     await tb.reset()
-
-    config = tb.config
-    stream = make_stream(config, "hazards", seed, int(os.environ.get("MXDPU_AXIS_STEPS", "64")))
+    stream = make_stream(config, name, seed, steps)
     expected = expected_results(config, stream)
     scoreboard = Scoreboard(config, expected)
 
     # a malformed frame (TLAST one beat early; all ones, so a first+last step if it got through)
     # is dropped whole
-    if tb.manifest["axis"]["step_beats"] > 1:
-        await tb.source.send(b"\xff" * (tb.frame_bytes - tb.manifest["axis"]["data_width"] // 8))
+    if axis["step_beats"] > 1:
+        await tb.source.send(b"\xff" * (tb.frame_bytes - axis["data_width"] // 8))
     for n in range(len(stream)):
         await tb.source.send(tb.frame(config.pack_step(**stream.step_kwargs(n))))
 
     # every result within a generous bound of the stream's own duration
-    timeout = 100 * (len(stream) * tb.manifest["axis"]["step_beats"] + tb.manifest["axis"]["latency"])
+    timeout = 100 * (len(stream) * axis["step_beats"] + axis["latency"])
     frame_errors = 0
     for _ in range(len(expected)):
         frame = await with_timeout(tb.sink.recv(), timeout * CLOCK_NS, "ns")
@@ -101,21 +97,34 @@ async def run_test_stream(dut, idle_inserter, backpressure_inserter):
         frame_errors += len(frame.tdata) != tb.result_bytes or bits >> tb.result_bits != 0
         scoreboard.receive(bits & ((1 << tb.result_bits) - 1))
     await tb.source.wait()
-    await ClockCycles(dut.clk, 4 * tb.manifest["axis"]["latency"] + 20)
-    extra = tb.sink.count()
+    await ClockCycles(tb.dut.clk, 4 * axis["latency"] + 20)
+    return {"set": name, "steps": len(stream), "results_expected": len(expected),
+            "last_steps": int(stream.last.sum()), "results_checked": scoreboard.checked,
+            "mismatches": scoreboard.mismatches,
+            "first_mismatch": None if scoreboard.first_mismatch is None else scoreboard.first_mismatch.describe(),
+            "frame_errors": frame_errors, "extra_results": tb.sink.count()}
 
-    summary = {"idle": idle_inserter, "backpressure": backpressure_inserter, "seed": seed,
-               "steps": len(stream), "results_expected": len(expected),
-               "results_checked": scoreboard.checked, "mismatches": scoreboard.mismatches,
-               "first_mismatch": None if scoreboard.first_mismatch is None
-               else scoreboard.first_mismatch.describe(),
-               "frame_errors": frame_errors, "extra_results": extra}
+
+@cocotb.test()
+@cocotb.parametrize(idle_inserter=[None, 0.4], backpressure_inserter=[None, 0.5])
+async def run_test_stream(dut, idle_inserter, backpressure_inserter):
+    tb = TB(dut, os.environ["MXDPU_AXIS_MANIFEST"])
+    seed = int(os.environ.get("MXDPU_AXIS_SEED", "1"))
+    steps = int(os.environ.get("MXDPU_AXIS_STEPS", "32"))
+    rng = random.Random(seed)
+    tb.set_idle_generator(idle_inserter and pauses(rng, idle_inserter))
+    tb.set_backpressure_generator(backpressure_inserter and pauses(rng, backpressure_inserter))
+
+    summaries = [await run_set(tb, name, seed, steps) for name in SETS]
     out = Path(os.environ["MXDPU_AXIS_OUT"])
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"idle{idle_inserter}_bp{backpressure_inserter}.json").write_text(json.dumps(summary, indent=1))
+    (out / f"idle{idle_inserter}_bp{backpressure_inserter}.json").write_text(json.dumps(
+        {"idle": idle_inserter, "backpressure": backpressure_inserter, "seed": seed, "sets": summaries}, indent=1))
 
-    assert scoreboard.mismatches == 0, f"{scoreboard.mismatches} mismatches, first {summary['first_mismatch']}"
-    assert frame_errors == 0, f"{frame_errors} result frames of the wrong length or with nonzero padding"
-    assert extra == 0, f"{extra} results beyond the {len(expected)} expected"
-    assert scoreboard.checked == len(expected) == int(stream.last.sum()), (
-        f"{scoreboard.checked} results checked, {len(expected)} expected")
+    for summary in summaries:
+        where = f"set {summary['set']} seed {seed}"
+        assert summary["mismatches"] == 0, f"{where}: {summary['mismatches']} mismatches, first {summary['first_mismatch']}"
+        assert summary["frame_errors"] == 0, f"{where}: result frames of the wrong length or with nonzero padding"
+        assert summary["extra_results"] == 0, f"{where}: {summary['extra_results']} results beyond those expected"
+        assert summary["results_checked"] == summary["results_expected"] == summary["last_steps"], (
+            f"{where}: {summary['results_checked']} results checked, {summary['results_expected']} expected")
