@@ -14,11 +14,13 @@ The stage computes RNE_binary32(D + V) like the addend path of a fused multiply-
 Why the jammed window is exact.  The window is N places wide, big's leading place at N-1 (N is
 the carry place); small is shifted right and its bits at place <= 0 are OR-ed into place 0.
 
-  1. Big's lowest bit is at place >= 1 (N >= sum_width + 1 and N >= 25), so big is a multiple of
+  0. The sum's significand has at most sum_width - 1 bits: |sum| < 2^(sum_width-1), except the
+     most negative sum, whose magnitude 2^(sum_width-1) is a single bit.
+  1. Big's lowest bit is at place >= 1 (N >= sum_width and N >= 25), so big is a multiple of
      2 units.  The jammed small equals the exact small, or both lie strictly between the same
      two multiples of 2 units; so do big ± small and big ± jammed small.
   2. Bits are lost only when small moves right by 2 places or more: small's widest significand
-     (sum_width bits) has its lowest bit at place N - 1 - sum_width >= 0 after one place.
+     (sum_width - 1 bits) has its lowest bit at place N - sum_width >= 0 after one place.
      Then the result's leading bit is at N-1 or N when adding, and at N-2 or above when
      subtracting (big >= 2^(N-1) units, small < 2^(N-2) units).  A 24-bit result led at N-2
      has its last place at N-25 >= 2, as N >= 27.  Big is unnormalised only when it is a zero
@@ -274,10 +276,12 @@ class Accumulate(wiring.Component):
         # -- derived widths --------------------------------------------------------------------
         # |sum| needs all sum_width bits: the most negative sum has magnitude 2^(sum_width-1).
         mag_width = self._sum_width
-        # The window: big's widest significand (mag_width bits) above at least one spare place for
-        # the jammed sticky bit, and at least 27 places so a rounded result is >= 2 places above it
-        # (see the module docstring).
-        window = max(mag_width + 1, _FRAC + 4)
+        # Normalised, the lowest of those bits is always 0 (step 0 of the module docstring).
+        v_sig_width = mag_width - 1
+        # The window: big's widest significand (v_sig_width bits) above one spare place for the
+        # jammed sticky bit, and at least 27 places so a rounded result's last place is >= 2
+        # places above it (module docstring, steps 1 and 2).
+        window = max(v_sig_width + 1, _FRAC + 4)
         # Window plus its carry place.
         sum_bits = window + 1
         # V's leading-bit exponent: scale + grid_lsb + (mag_width - 1) - leading zeros.
@@ -335,7 +339,7 @@ class Accumulate(wiring.Component):
             dist.eq(Mux(v_big, e_v - e_d, e_d - e_v)),
         ]
         # Significands with their leading place at window - 1.
-        v_win = norm_v.o << (window - mag_width)  # zero for a zero sum
+        v_win = norm_v.o[1:] << (window - v_sig_width)  # zero for a zero sum
         d_win = d_sig << (window - _FRAC - 1)
         big = Signal(window)
         small = Signal(window)

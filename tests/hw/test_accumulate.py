@@ -346,6 +346,30 @@ def test_tie_in_the_subnormal_range_rounds_to_even():
     assert {result & 1 for result, _ in wanted} == {0}
 
 
+def test_widest_sum_one_unit_from_a_tie_with_sticky_d_is_not_a_tie():
+    # V has every one of its sum_width - 1 significant bits and lies one unit of its last place
+    # off a rounding midpoint; D, below that unit, moves the exact sum towards the midpoint but
+    # not onto it. Kept only as a sticky bit in the window's lowest place, D must not make a tie:
+    # this needs the spare place below the widest sum.
+    rng = random.Random(16)
+    lead = SUM_WIDTH - 2  # leading place of the widest ordinary |sum|
+    cases = []
+    for _ in range(400):
+        toward_up = rng.randrange(2)  # D of V's sign: V just below the midpoint, else just above
+        k = rng.randrange(1 << 22) * 2 + toward_up  # the lower neighbour is odd exactly when up
+        midpoint = (1 << lead) + (2 * k + 1) * (1 << (lead - 24))
+        magnitude = midpoint - 1 if toward_up else midpoint + 1
+        weight = rng.randrange(-120, 128 - lead)  # V's last place 2^weight, V finite
+        d_exp = rng.randrange(max(-149, weight - 60), weight - 1)
+        d_bits = f32_round((1 + Fraction(rng.getrandbits(23), 1 << 23)) * Fraction(2) ** d_exp)[0]
+        sign = rng.choice([0, SIGN])
+        d = d_bits | (sign if toward_up else sign ^ SIGN)
+        cases.append(case(-magnitude if sign else magnitude, weight - GRID_LSB, d))
+    wanted = check(cases)
+    assert all(flags == INEXACT for _, flags in wanted)
+    assert {result & 1 for result, _ in wanted} == {1}  # rounded to the odd side: no tie
+
+
 def test_tie_rounds_to_even_between_d_and_sum():
     rng = random.Random(3)
     wanted = check(cases_from(midpoints(rng), rng, 3000))
