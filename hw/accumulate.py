@@ -57,10 +57,11 @@ _INF = 0x7F80_0000
 #: Inf of sign `neg`) and the flags known before rounding (the slot's, and invalid).
 _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 
-#: Pipeline registers for each `stages`: cut 1 after Prepare, 2 after Align/Add, 3 after Normalise.
-#: Longest generic-gate path for sum_width 70 (Yosys `ltp`): 322 cells with no cut; cut 1 alone 203
-#: (cut 2 alone 243); cuts 1+2 133; all three 128.
-_CUTS = {0: (), 1: (1,), 2: (1, 2), 3: (1, 2, 3)}
+#: Where the pipeline registers go for each `stages`: after Align, after Add, after Normalise.
+#: Chosen by the longest generic-gate path at sum_width 70 (Yosys `synth; ltp -noff`): 325 with no
+#: register; after Align 197 (after Prepare 215, after Add 256); after Align and Add 130 (after
+#: Prepare and Add 141); the third after Normalise 126 (after Prepare instead 129).
+_CUTS = {0: (), 1: ("align",), 2: ("align", "add"), 3: ("align", "add", "normalise")}
 
 
 def _range_shape(lo, hi):
@@ -213,15 +214,15 @@ class Round(wiring.Component):
 
 
 class Accumulate(wiring.Component):
-    """D' = RNE_binary32(D + sum · 2^(scale + grid_lsb)), exact add then one rounding; specials; flags.
+    """D' = RNE_binary32(D + sum · 2^(scale + grid_lsb)), exact add, one rounding; specials; flags.
 
-    Latency: `stages` cycles (free-running pipeline, no enable/stall: the controller never stalls it).
+    Latency: `stages` cycles (a free-running pipeline, no enable or stall: it is never stalled).
     Throughput: one accumulation per cycle.
 
     sum_width -- width of the signed block sum (for example 64 + log2(k) + 1).
     grid_lsb  -- weight exponent of the sum's least significant bit (negative, for example -32).
-    stages    -- pipeline registers, 0 to 3: after Prepare (1, 2 and 3), after Align/Add (2 and 3),
-                 after Normalise (3).
+    stages    -- pipeline registers, 0 to 3: after Align (1, 2 and 3), after Add (2 and 3), after
+                 Normalise (3).
 
     Inputs: `sum`, `scale` (sa + sb - 254, -254..254), `nan` (NaN element or scale), `invalid`
     (disabled format or Inf × 0), `pos_inf`/`neg_inf` (an infinite product entered the sum), `d`
@@ -270,10 +271,10 @@ class Accumulate(wiring.Component):
 
         def stage(cut, **values):
             """Values after pipeline cut `cut`: registered if the cut is in use, else the same."""
-            return [delay(m, value, int(cut in cuts), f"{name}_c{cut}")
+            return [delay(m, value, int(cut in cuts), f"{name}_{cut}")
                     for name, value in values.items()]
 
-        # -- derived widths --------------------------------------------------------------------
+        # -- derived widths ------------------------------------------------------------------------
         # |sum| needs all sum_width bits: the most negative sum has magnitude 2^(sum_width-1).
         mag_width = self._sum_width
         # Normalised, the lowest of those bits is always 0 (step 0 of the module docstring).
@@ -299,7 +300,7 @@ class Accumulate(wiring.Component):
         # Exponent of the window's carry place and of the normalised result: -126..eb_hi + 1.
         top_shape = _range_shape(_EMIN, eb_hi + 1)
 
-        # -- Prepare ---------------------------------------------------------------------------
+        # -- Prepare -------------------------------------------------------------------------------
         v_sign = self.sum[-1]
         v_zero = self.sum == 0
         m.submodules.normalise_sum = norm_v = Normalise(mag_width)
@@ -350,30 +351,32 @@ class Accumulate(wiring.Component):
         big_sign = Mux(v_big, v_sign, d_sign)
         subtract = v_sign ^ d_sign
 
-        big, small, e_big, dist, big_sign, subtract, side = stage(
-            1, big=big, small=small, e_big=e_big, dist=dist, big_sign=big_sign, subtract=subtract,
-            side=side)
-
-        # -- Align and add -----------------------------------------------------------------------
+        # -- Align ---------------------------------------------------------------------------------
         m.submodules.align = align = Align(window, shift_shape=dist_shape)
         m.d.comb += [
             align.i.eq(small),
             align.shift.eq(dist),
         ]
+
+        aligned, big, e_big, big_sign, subtract, side = stage(
+            "align", aligned=align.o, big=big, e_big=e_big, big_sign=big_sign, subtract=subtract,
+            side=side)
+
+        # -- Add -----------------------------------------------------------------------------------
         total = Signal(signed(sum_bits + 1))
         # One adder: big + small, or big + ~small + 1 (two's complement over the total's width).
         flip = subtract.replicate(len(total))
-        m.d.comb += total.eq(big + (align.o ^ flip) + subtract)
+        m.d.comb += total.eq(big + (aligned ^ flip) + subtract)
         magnitude = Signal(sum_bits)
         m.d.comb += magnitude.eq(abs(total))
         sign = big_sign ^ (total < 0)
         e_top = Signal(top_shape)
         m.d.comb += e_top.eq(e_big + 1)
 
-        magnitude, sign, e_top, side = stage(2, magnitude=magnitude, sign=sign, e_top=e_top,
+        magnitude, sign, e_top, side = stage("add", magnitude=magnitude, sign=sign, e_top=e_top,
                                              side=side)
 
-        # -- Normalise ------------------------------------------------------------------------------
+        # -- Normalise -----------------------------------------------------------------------------
         # Stop at exponent -126: at most e_top + 126 places, so a subnormal stays unnormalised.
         limit_shape = _range_shape(0, eb_hi + 1 - _EMIN)
         m.submodules.normalise = norm = Normalise(sum_bits, limit_shape=limit_shape)
@@ -384,9 +387,9 @@ class Accumulate(wiring.Component):
         e_res = Signal(top_shape)
         m.d.comb += e_res.eq(e_top - norm.shift)
 
-        sig, e_res, sign, side = stage(3, sig=norm.o, e_res=e_res, sign=sign, side=side)
+        sig, e_res, sign, side = stage("normalise", sig=norm.o, e_res=e_res, sign=sign, side=side)
 
-        # -- Round and override ---------------------------------------------------------------------
+        # -- Round and override --------------------------------------------------------------------
         m.submodules.round = rnd = Round(sum_bits, exp_shape=top_shape)
         m.d.comb += [
             rnd.sign.eq(sign),

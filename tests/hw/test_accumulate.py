@@ -192,7 +192,7 @@ def neighbour_of(bits, rng):
 
 
 def random_finite_magnitude(rng, lo=0, hi=MAX_FINITE):
-    """Random finite positive binary32 bits in lo..hi, uniform over exponent fields then fraction."""
+    """Random finite positive binary32 bits in lo..hi: uniform exponent field, then fraction."""
     field = rng.randrange(lo >> 23, (hi >> 23) + 1)
     bits = (field << 23) | rng.getrandbits(23)
     return min(hi, max(lo, bits))
@@ -226,7 +226,7 @@ def midpoints(rng):
         yield sign * (f32_value(low) + f32_value(low + 1)) / 2, low
 
 
-# -- the reference checked against the host's float32 conversion ------------------------------------
+# -- the reference checked against the host's float32 conversion -----------------------------------
 
 def test_reference_rounding_matches_numpy_float32():
     np = pytest.importorskip("numpy")
@@ -309,7 +309,8 @@ def test_sum_alone_every_magnitude_and_extreme_scales():
     cases = []
     for scale in (-254, -253, -200, -118, -117, -94, 0, 100, 190, 222, 223, 253, 254):
         for bits in range(1, SUM_WIDTH):
-            for value in (1 << (bits - 1), (1 << bits) - 1, rng.getrandbits(bits) | 1 << (bits - 1)):
+            top = 1 << (bits - 1)
+            for value in (top, (1 << bits) - 1, rng.getrandbits(bits) | top):
                 cases += [case(value, scale), case(-value, scale)]
         cases += [case(-(1 << (SUM_WIDTH - 1)), scale), case(0, scale)]
     check(cases)
