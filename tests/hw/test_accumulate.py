@@ -1,17 +1,20 @@
 """Accumulate against an exact `fractions.Fraction` reference written here from SPEC §2.
 
 Each test drives thousands of cases through one Amaranth simulation, one case per cycle (or one
-settle when combinational), and compares every bit of every result and flag.
+settle when combinational), and compares every bit of every result and flag. The reference itself
+is checked against numpy's float32 rounding and against the golden model (`verif.golden`).
 """
 
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from hw.accumulate import Accumulate
+from verif import golden
 
 SUM_WIDTH = 70  # 64-bit E5M2 product grid + log2(32) + sign
 GRID_LSB = -32  # smallest product weight with E5M2 enabled
@@ -229,7 +232,6 @@ def midpoints(rng):
 # -- the reference checked against the host's float32 conversion -----------------------------------
 
 def test_reference_rounding_matches_numpy_float32():
-    np = pytest.importorskip("numpy")
     rng = random.Random(7)
     values = [rng.uniform(-1, 1) * 2.0 ** rng.randrange(-160, 140) for _ in range(5000)]
     values += [2.0 ** -150, -(2.0 ** -150), 2.0 ** -150 * 3, 2.0 ** 128 - 2.0 ** 103,
@@ -245,8 +247,6 @@ def test_reference_rounding_matches_numpy_float32():
 
 def test_reference_agrees_with_the_golden_model():
     # the same cases through verif.golden.accumulate: two independent models of SPEC §2
-    golden = pytest.importorskip("verif.golden")
-    np = pytest.importorskip("numpy")
     rng = random.Random(13)
     cases = [case(random_sum(rng), random_scale(rng), random_d(rng), nan=rng.randrange(8) == 0,
                   invalid=rng.randrange(8) == 0, pos_inf=rng.randrange(8) == 0,
