@@ -559,7 +559,8 @@ def test_nan_results_are_canonical():
     check(cases)
 
 
-@pytest.mark.parametrize("sum_width, grid_lsb", [(37, -18), (72, -32), (20, -12), (8, 0)])
+@pytest.mark.parametrize("sum_width, grid_lsb",
+                         [(37, -18), (72, -32), (20, -12), (8, 0), (2, 0), (160, -64)])
 def test_other_sum_widths_and_grids(sum_width, grid_lsb):
     rng = random.Random(sum_width)
     cases = [case(random_sum(rng, sum_width), random_scale(rng), random_d(rng),
