@@ -24,8 +24,8 @@ LEVELS = {
     "quick": {
         "verilator": {"kat": None, "corners": None, "scales": 128, "hazards": 256, "reset": 256,
                       "random": 256, "throughput": 512, "*": 64},
-        "icarus": {"kat": None, "corners": 40, "scales": 4, "hazards": 16, "reset": 16,
-                   "random": 16, "throughput": 32, "gauss": 8, "heavy": 8, "*": 2},
+        "icarus": {"kat": None, "corners": 24, "scales": 4, "hazards": 12, "reset": 12,
+                   "random": 8, "throughput": 16, "gauss": 4, "heavy": 4, "*": 2},
     },
     "standard": {
         "verilator": {"kat": None, "corners": None, "scales": 512, "hazards": 1024, "reset": 512,

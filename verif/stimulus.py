@@ -312,6 +312,9 @@ def corners(config, rng, limit):
         [(blk(inf5, ninf5), 127, blk(one5, one5), 127, E5M2, E5M2)],
         [(blk(inf5), 127, blk(one5), 127, E5M2, E5M2), (blk(ninf5), 127, blk(one5), 127, E5M2, E5M2)],
         [(blk(inf5, one5), 127, blk(one5, one5 | neg), 127, E5M2, E5M2)],
+        # rule 2 beside a NaN element, and with D NaN: still invalid
+        [(blk(inf5, ninf5, nan5), 127, blk(one5, one5, one5), 127, E5M2, E5M2)],
+        [(blk(nan4), 127, blk(one4), 127, E4M3, E4M3), (blk(inf5, inf5), 127, blk(one4, one4 | neg), 127, E5M2, E4M3)],
         # rule 3: Inf × 0 (and × -0), also beside a NaN element and a NaN scale
         [(blk(inf5), 127, blk(0), 127, E5M2, E4M3)],
         [(blk(0, ninf5), 127, blk(0, neg), 127, E4M3, E5M2)],

@@ -1,0 +1,103 @@
+"""`mxdpu regress`: options, sharding, the summary table, the JUnit report, the exit status."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from hw.config import PRESETS
+from scripts.cli import main
+from sim.regress import plan, shard, summary_table
+from verif.stimulus import SETS
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sim", "xsim"], "Simulator must be a comma-separated list of icarus, verilator, not 'xsim'"),
+    (["--test", "kat,nope"], "Test must be a comma-separated list of"),
+    (["--shard", "3/2"], "Shard must be I/N with 1 <= I <= N, not '3/2'"),
+    (["--shard", "x"], "Shard must be I/N with 1 <= I <= N, not 'x'"),
+    (["--flip-result", "1"], "Flip result must be N:BIT"),
+    (["--lanes", "5"], "Lanes must divide the block size 32"),
+])
+def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
+    assert main(["regress", *argv]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_shards_partition_the_plan_deterministically():
+    jobs = plan(dict(PRESETS), ["icarus", "verilator"], "quick", seed=1)
+    assert len(jobs) == len(PRESETS) * 2 * len(SETS)
+    shards = [shard(jobs, i, 3) for i in (1, 2, 3)]
+    assert sorted(sum(shards, []), key=jobs.index) == jobs
+    assert shard(jobs, 2, 3) == shards[1]
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_levels_grow_from_quick_to_full():
+    quick, standard, full = (plan({"dpu": PRESETS["dpu"]}, ["verilator"], level) for level in
+                             ("quick", "standard", "full"))
+    by_test = {job.test: job.limit for job in standard}
+    for job in quick:
+        assert job.limit is None and by_test[job.test] is None or job.limit <= by_test[job.test]
+    assert all(job.limit is None for job in full)
+
+
+def test_test_seed_depends_on_regression_seed_and_test_only():
+    one = plan({"dpu": PRESETS["dpu"]}, ["icarus", "verilator"], "quick", seed=5, tests=["random"])
+    two = plan({"x": PRESETS["tile2x2"]}, ["verilator"], "full", seed=5, tests=["random"])
+    assert one[0].test_seed == one[1].test_seed == two[0].test_seed
+    assert plan({"dpu": PRESETS["dpu"]}, ["icarus"], "quick", seed=6, tests=["random"])[0].test_seed \
+        != one[0].test_seed
+
+
+def _summary(test, passed=True):
+    return {"config": "dpu", "sim": "icarus", "test": test, "steps": 12, "steps_accepted": 12,
+            "results_checked": 5, "mismatches": 0 if passed else 2, "steps_per_second": 30.0,
+            "steps_per_cycle": 0.5, "wall_seconds": 0.4, "passed": passed,
+            "failure": None if passed else "test b seed 9: 2 mismatching results, first result #1",
+            "rerun": "mxdpu regress --preset dpu --sim icarus --test b --seed 1"}
+
+
+def test_summary_table_has_a_row_per_test_and_a_total():
+    lines = summary_table([_summary("a"), _summary("b", passed=False)]).splitlines()
+    assert lines[0].split() == ["config", "sim", "test", "steps", "results", "mismatches", "steps/s",
+                                "steps/cycle", "status"]
+    assert lines[2].split() == ["dpu", "icarus", "a", "12", "5", "0", "30", "0.500", "ok"]
+    assert lines[3].split()[-1] == "FAIL"
+    assert lines[4].split()[:6] == ["dpu", "icarus", "(all)", "24", "10", "30"]
+
+
+def test_junit_report_lists_every_test_with_its_failure(tmp_path):
+    from scripts.regress import write_junit
+    write_junit(tmp_path / "r.xml", [_summary("a"), _summary("b", passed=False)])
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["a", "b"]
+    assert cases[0].find("failure") is None
+    assert cases[1].find("failure").get("message").startswith("test b seed 9")
+
+
+def test_regress_passes_known_answers_and_writes_junit(tmp_path, capsys):
+    status = main(["regress", "--sim", "verilator", "--test", "kat,corners", "--quick", "--no-progress",
+                   "--junit", str(tmp_path / "r.xml")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "2 of 2 tests passed" in out
+    assert [c.get("name") for c in ET.parse(tmp_path / "r.xml").getroot()] == ["kat", "corners"]
+
+
+def test_regress_fails_on_a_broken_design_naming_test_seed_and_first_mismatch(capsys):
+    status = main(["regress", "--sim", "verilator", "--test", "kat", "--quick", "--no-progress",
+                   "--flip-result", "0:31"])
+    captured = capsys.readouterr()
+    assert status == 1
+    fail = [line for line in captured.err.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1
+    assert "test kat seed" in fail[0] and "first result #0" in fail[0]
+    assert "rerun: mxdpu regress --preset dpu --sim verilator --test kat --seed 1" in fail[0]

@@ -1,0 +1,51 @@
+"""The top-level bench on Icarus and Verilator: a cross-section of every stimulus set on the `dpu`
+preset and a small tile, throughput on every preset, and a broken design that must be caught."""
+
+import pytest
+
+from hw.config import PRESETS, Config
+from sim.regress import failures, plan, run_regression
+from sim.runner import SIMULATORS
+from verif.stimulus import SETS
+
+# A small tile: 2×2 PEs, k = 16 in two 8-lane cycles per step, two slots.
+CONFIGS = {"dpu": PRESETS["dpu"], "tile2x2_k16": Config(rows=2, cols=2, block=16, lanes=8, depth=2)}
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("name", CONFIGS)
+def test_cross_section_of_every_stimulus_set(name, sim):
+    jobs = plan({name: CONFIGS[name]}, [sim], "quick", seed=1)
+    summaries = run_regression(jobs, progress=False)
+    assert failures(summaries) == []
+    assert [s["test"] for s in summaries] == list(SETS)
+    assert all(s["results_checked"] + s["results_dropped_by_reset"] == s["results_expected"] > 0
+               for s in summaries)
+    reset = next(s for s in summaries if s["test"] == "reset")
+    assert reset["results_checked"] > 0
+
+
+# Verilator builds of the larger presets take minutes each: the default suite keeps `dpu`; the
+# others are `slow`, and `mxdpu regress --full` (every preset) runs the same throughput test.
+@pytest.mark.parametrize("preset", [p if p == "dpu" else pytest.param(p, marks=pytest.mark.slow)
+                                    for p in PRESETS])
+def test_throughput_is_one_step_per_cycles_per_step(preset):
+    config = PRESETS[preset]
+    jobs = plan({preset: config}, ["verilator"], "quick", seed=2, tests=["throughput"])
+    (summary,) = run_regression(jobs, progress=False)
+    assert summary["passed"], summary["failure"]
+    assert abs(summary["steps_per_cycle"] * config.cycles_per_step - 1) <= 0.01
+    assert summary["first_latency"] == config.latency
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_flipped_result_bit_is_caught_and_named(sim):
+    jobs = plan({"dpu": PRESETS["dpu"]}, [sim], "quick", seed=3, tests=["kat"])
+    (summary,) = run_regression(jobs, flip=(4, 7), progress=False)
+    assert not summary["passed"]
+    assert summary["mismatches"] == 1
+    assert summary["failure"].startswith(f"test kat seed {jobs[0].test_seed}: 1 mismatching results, "
+                                         "first result #4")
+    assert "PE (0,0) d expected" in summary["failure"]
+    (line,) = failures([summary])
+    assert "--test kat --seed 3" in line
