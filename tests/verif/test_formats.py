@@ -7,7 +7,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from exact_reference import ML_DTYPES
+from tests.verif.exact_reference import ML_DTYPES
 from hw.config import FORMAT_CODES
 from verif.formats import (FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode,
                            fp32_to_fraction, scale_exponent)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from exact_reference import INEXACT, NAN_BITS, element, reference_step, round_to_fp32
+from tests.verif.exact_reference import INEXACT, NAN_BITS, element, reference_step, round_to_fp32
 from hw.config import FORMAT_CODES, Config
 from verif.formats import FORMATS, decode
 from verif.golden import GoldenTile, accumulate, block_terms, pe_step

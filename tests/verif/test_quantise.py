@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from exact_reference import ML_DTYPES
+from tests.verif.exact_reference import ML_DTYPES
 from hw.config import FORMAT_CODES
 from verif.formats import FORMATS, decode
 from verif.quantise import RULES, encode, quantise
