@@ -8,7 +8,7 @@ public known answers, from the known-answer file itself (`Stream.expected`).
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
