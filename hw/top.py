@@ -1,6 +1,6 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +15,8 @@ class MXDPU(wiring.Component):
     An accepted step waits in an input register until it can issue: its slot is not still in
     flight (unless it is a `first` step, which does not read the slot) and, for a `last` step,
     the result buffer has room for it and every result already in flight. It then occupies the
-    tile for `block / lanes` cycles. `step.ready` depends only on state.
+    tile for `block / lanes` cycles. `step.ready` depends only on state and is low while `rst` is
+    high (a step offered during reset is not taken).
 
     Throughput: one step every `config.cycles_per_step` cycles while consecutive uses of a slot
     are at least `config.acc_latency` steps apart. Latency: `config.latency` cycles from a last
@@ -62,7 +63,8 @@ class MXDPU(wiring.Component):
         done = Signal()  # the held step issues its last chunk
         m.d.comb += [
             done.eq(issue & (chunk == chunks - 1)),
-            self.step.ready.eq(~full | done),
+            # low during reset: a step offered then would be taken and dropped by the reset
+            self.step.ready.eq((~full | done) & ~ResetSignal()),
         ]
         if recent:
             m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]

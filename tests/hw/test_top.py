@@ -219,3 +219,52 @@ def test_same_slot_first_steps_do_not_wait(config):
     run = run_stream(config, stream)
     assert check(config, stream, run) == count
     assert np.diff(run.accepted).tolist() == [config.cycles_per_step] * (count - 1)
+
+
+def test_step_offered_during_reset_is_not_taken():
+    # step.ready is low while rst is high; the step offered after reset is computed exactly
+    from amaranth.hdl import ClockDomain, Module
+    from amaranth.sim import Simulator
+    from verif.golden import GoldenTile
+    config = CONFIGS["dpu"]
+    rng = np.random.default_rng(23)
+    steps = [dict(a=rng.integers(256, size=(config.rows, config.block)).tolist(),
+                  a_scale=[127] * config.rows,
+                  b=rng.integers(256, size=(config.cols, config.block)).tolist(),
+                  b_scale=[125] * config.cols, a_format=0, b_format=1, slot=0, first=1, last=1)
+             for _ in range(2)]
+    dut = config.create()
+    m = Module()
+    m.domains.sync = domain = ClockDomain()
+    m.submodules.dut = dut
+    seen = {"ready_in_reset": [], "accepted": 0, "results": []}
+
+    async def testbench(ctx):
+        ctx.set(dut.result.ready, 1)
+        # the first step is offered while rst is high, for two cycles
+        ctx.set(dut.step.valid, 1)
+        ctx.set(dut.step.payload.as_value(), config.pack_step(**steps[0]))
+        ctx.set(domain.rst, 1)
+        for _ in range(2):
+            seen["ready_in_reset"].append(ctx.get(dut.step.ready))
+            await ctx.tick()
+        ctx.set(domain.rst, 0)
+        ctx.set(dut.step.payload.as_value(), config.pack_step(**steps[1]))
+        for _ in range(config.latency + 4 * config.cycles_per_step + 8):
+            offered = ctx.get(dut.step.valid) and ctx.get(dut.step.ready)
+            valid = ctx.get(dut.result.valid)
+            bits = ctx.get(dut.result.payload.as_value())
+            await ctx.tick()
+            if offered:
+                seen["accepted"] += 1
+                ctx.set(dut.step.valid, 0)
+            if valid:
+                seen["results"].append(config.unpack_result(bits))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen["ready_in_reset"] == [0, 0]
+    assert seen["accepted"] == 1
+    assert seen["results"] == [GoldenTile(config).step(**steps[1])]
