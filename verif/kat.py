@@ -89,8 +89,16 @@ def parse_case(line, line_number=None):
 
 def read_kat(path):
     """All cases of a known-answer file (blank lines skipped). OSError if it cannot be read."""
-    with open(path, encoding="utf-8") as file:
-        return [parse_case(line, number) for number, line in enumerate(file, 1) if line.strip()]
+    cases = []
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise KatError(f"line {number}: not UTF-8 text") from None
+            if line.strip():
+                cases.append(parse_case(line, number))
+    return cases
 
 
 def format_case(case):

@@ -81,6 +81,13 @@ def test_malformed_line_exits_2_with_line_number(tmp_path, capsys, text, line, m
     assert capsys.readouterr().err == f"mxdpu golden: error: {path}: line {line}: {message}\n"
 
 
+def test_non_utf8_file_exits_2_naming_the_line(tmp_path, capsys):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(PUBLIC.read_bytes().splitlines(True)[0] + b'{"name": "caf\xe9"}\n')
+    assert main(["golden", "--check", str(path)]) == 2
+    assert capsys.readouterr().err == f"mxdpu golden: error: {path}: line 2: not UTF-8 text\n"
+
+
 def test_missing_file_exits_2_in_one_line(tmp_path, capsys):
     missing = tmp_path / "nope.jsonl"
     assert main(["golden", str(missing)]) == 2
