@@ -35,7 +35,7 @@ def _check_case(case):
     if not isinstance(case["name"], str):
         raise ValueError(f"name must be a string, not {case['name']!r}")
     k = case["k"]
-    if k not in BLOCK_SIZES or isinstance(k, bool):
+    if not isinstance(k, int) or isinstance(k, bool) or k not in BLOCK_SIZES:
         raise ValueError(f"k must be one of {', '.join(map(str, BLOCK_SIZES))}, not {k!r}")
     steps = case["steps"]
     if not isinstance(steps, list) or not steps:
