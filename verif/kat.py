@@ -81,6 +81,8 @@ def parse_case(line, line_number=None):
         case = json.loads(line)
     except json.JSONDecodeError as error:
         raise KatError(f"{prefix}not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise KatError(f"{prefix}not valid JSON (nested too deeply)") from None
     try:
         return _check_case(case)
     except ValueError as error:

@@ -74,6 +74,7 @@ def test_enabling_a_format_changes_the_not_enabled_case(capsys):
     ('{"name": "a", "k": 32, "steps": []}\n', 2, "steps must be a non-empty list"),
     ("\n{broken\n", 3, "not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
     ('{"name": "a", "k": 32.0, "steps": []}\n', 2, "k must be one of 16, 32, 64, 128, not 32.0"),
+    ("[" * 100000 + "\n", 2, "not valid JSON (nested too deeply)"),
 ])
 def test_malformed_line_exits_2_with_line_number(tmp_path, capsys, text, line, message):
     path = tmp_path / "bad.jsonl"
