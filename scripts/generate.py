@@ -4,7 +4,7 @@ from hw.axis import check_data_width
 from sim.axis_export import export_axis_verilog
 from sim.export import export_verilog
 
-from .cli import add_config_arguments, config_from_args
+from .cli import UsageError, add_config_arguments, config_from_args
 from .fusesoc import write_core
 
 
@@ -23,12 +23,15 @@ def run(args):
     config = config_from_args(args)
     if args.axis:
         check_data_width(args.axis_width)  # refused before anything is written
-    verilog_path, manifest_path = export_verilog(config, args.output, args.top)
-    core_path = write_core(verilog_path, manifest_path)
-    print(f"wrote {verilog_path}, {manifest_path} and {core_path} (latency {config.latency}, "
-          f"acc_latency {config.acc_latency}, cycles_per_step {config.cycles_per_step})")
-    if args.axis:
-        paths = export_axis_verilog(config, args.output, f"{args.top}_axis", args.axis_width)
-        print(f"wrote {paths[0]}, {paths[1]} and {write_core(*paths)} (AXI4-Stream top, "
-              f"{args.axis_width}-bit TDATA)")
+    try:
+        verilog_path, manifest_path = export_verilog(config, args.output, args.top)
+        core_path = write_core(verilog_path, manifest_path)
+        print(f"wrote {verilog_path}, {manifest_path} and {core_path} (latency {config.latency}, "
+              f"acc_latency {config.acc_latency}, cycles_per_step {config.cycles_per_step})")
+        if args.axis:
+            paths = export_axis_verilog(config, args.output, f"{args.top}_axis", args.axis_width)
+            print(f"wrote {paths[0]}, {paths[1]} and {write_core(*paths)} (AXI4-Stream top, "
+                  f"{args.axis_width}-bit TDATA)")
+    except OSError as e:  # -o under a file, or an existing file: one line, not a traceback
+        raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from None
     return 0

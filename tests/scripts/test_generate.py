@@ -38,3 +38,13 @@ def test_generate_refuses_bad_parameter_in_one_line(tmp_path, capsys, argv, mess
     assert main(["generate", *argv, "-o", str(out)]) == 2
     assert capsys.readouterr().err == f"mxdpu generate: error: {message}\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
+def test_generate_to_unwritable_output_exits_2_in_one_line(tmp_path, capsys, where):
+    existing = tmp_path / "existing"
+    existing.write_text("not a directory\n")
+    out = existing / "x" if where == "under_a_file" else existing
+    assert main(["generate", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mxdpu generate: error: cannot write {out}: ") and err.count("\n") == 1
