@@ -73,7 +73,7 @@ def measure(config, stream, single_steps):
 
 def run(args):
     for name, value, low in (("--steps", args.steps, 1), ("--single-steps", args.single_steps, 0),
-                             ("--chain", args.chain, 1)):
+                             ("--chain", args.chain, 1), ("--seed", args.seed, 0)):
         if value < low:
             raise UsageError(f"{name} must be at least {low}, not {value}")
     single_steps = min(args.single_steps, args.steps)

@@ -23,3 +23,8 @@ def test_bench_one_preset(capsys):
 def test_bench_refuses_zero_steps(capsys):
     assert main(["bench", "--steps", "0"]) == 2
     assert capsys.readouterr().err == "mxdpu bench: error: --steps must be at least 1, not 0\n"
+
+
+def test_bench_refuses_negative_seed(capsys):
+    assert main(["bench", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == "mxdpu bench: error: --seed must be at least 0, not -1\n"
