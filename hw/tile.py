@@ -79,10 +79,10 @@ class Tile(wiring.Component):
             control.b_scale.eq(step.b_scale),
         ]
         entry = delay(m, control, to_entry, "entry")
-        acc_latency = config.acc_stages
-        write = delay(m, block_done, acc_latency, "write")
-        write_slot = delay(m, entry.slot, acc_latency, "write_slot")
-        write_last = delay(m, entry.last, acc_latency, "write_last")
+        acc_cycles = config.accumulate_latency
+        write = delay(m, block_done, acc_cycles, "write")
+        write_slot = delay(m, entry.slot, acc_cycles, "write_slot")
+        write_last = delay(m, entry.last, acc_cycles, "write_last")
         m.d.comb += [self.done.eq(write), self.slot.eq(write_slot), self.last.eq(write_last)]
 
         for r in range(cfg_rows):
