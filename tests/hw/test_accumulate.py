@@ -14,10 +14,13 @@ from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from hw.accumulate import Accumulate
+from hw.config import Config
+from hw.formats import Grid
 from verif import golden
 
-SUM_WIDTH = 70  # 64-bit E5M2 product grid + log2(32) + sign
-GRID_LSB = -32  # smallest product weight with E5M2 enabled
+GRID = Grid(Config())  # E4M3 and E5M2, k = 32
+SUM_WIDTH = GRID.sum_width  # 64-bit E5M2 product grid + log2(32) + sign
+GRID_LSB = GRID.lsb  # smallest product weight with E5M2 enabled
 
 INF, NAN = 0x7F80_0000, 0x7FC0_0000
 INVALID, OVERFLOW, UNDERFLOW, INEXACT = 1, 2, 4, 8
