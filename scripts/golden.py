@@ -6,7 +6,7 @@ compares them against the file's own `d` and `flags` and exits 1 on any mismatch
 
 import sys
 
-from hw.config import Config
+from hw.config import REQUIRED_FORMATS, Config
 from scripts.cli import UsageError
 from verif.golden import GoldenTile
 from verif.kat import KatError, case_steps, read_kat, write_kat
@@ -21,7 +21,7 @@ def add_arguments(parser):
                         help="write the cases with computed d and flags here (default: stdout)")
     parser.add_argument("--check", action="store_true",
                         help="compare with the file's d and flags; exit 1 on any mismatch")
-    parser.add_argument("--formats", default="e4m3,e5m2",
+    parser.add_argument("--formats", default=",".join(REQUIRED_FORMATS),
                         help="comma-separated enabled element formats (default: %(default)s)")
 
 
