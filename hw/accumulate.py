@@ -249,7 +249,7 @@ class Accumulate(wiring.Component):
         self._stages = stages
         super().__init__({
             "sum": In(signed(sum_width)),
-            "scale": In(signed(10)),
+            "scale": In(signed(10)),  # sa + sb - 254 with codes 0..255: -254..+256, 10 signed bits
             "nan": In(1),
             "invalid": In(1),
             "pos_inf": In(1),
