@@ -14,9 +14,9 @@ import numpy as np
 from hw.config import FORMAT_CODES
 
 __all__ = [
-    "Format", "FORMATS", "FORMAT_NAMES", "Decoded", "decode", "FINITE", "INF", "NAN",
-    "VALUE", "KIND", "SIGN", "LSB_EXP", "SCALE_NAN", "scale_exponent",
-    "CANONICAL_NAN", "FP32_INF", "fp32_to_fraction", "format_code", "bit_length",
+    "Format", "FORMATS", "Decoded", "decode", "FINITE", "INF", "NAN",
+    "VALUE", "KIND", "SIGN", "LSB_EXP", "SCALE_NAN",
+    "CANONICAL_NAN", "FP32_INF", "format_code", "bit_length",
 ]
 
 #: Element kinds, as stored in `KIND`.
@@ -61,7 +61,6 @@ FORMATS = {
     FORMAT_CODES["int8"]: Format(FORMAT_CODES["int8"], "int8", 8, 0, 6, None, Fraction(127, 64),
                                  0, -6, 127),
 }
-FORMAT_NAMES = {code: f.name for code, f in FORMATS.items()}
 
 
 def format_code(name):
@@ -129,23 +128,6 @@ def _tables():
 #: [format code, byte] -> signed grid value (0 for Inf/NaN), kind (FINITE/INF/NAN), sign bit;
 #: LSB_EXP[format code] is the grid unit's exponent.
 VALUE, KIND, SIGN, LSB_EXP = _tables()
-
-
-def scale_exponent(code):
-    """Unbiased exponent of a UE8M0 scale code (code - 127), or None for the NaN code 0xFF."""
-    if not 0 <= code <= 255:
-        raise ValueError(f"Scale code must be a byte 0..255, not {code!r}")
-    return None if code == SCALE_NAN else code - 127
-
-
-def fp32_to_fraction(bits):
-    """Exact value of finite binary32 `bits` as a Fraction (sign of zero dropped); None for Inf/NaN."""
-    exponent = (bits >> 23) & 0xFF
-    fraction = bits & 0x7FFFFF
-    if exponent == 0xFF:
-        return None
-    mag = Fraction(fraction | (1 << 23) if exponent else fraction) * Fraction(2) ** (max(exponent, 1) - 150)
-    return -mag if bits >> 31 else mag
 
 
 def bit_length(x):

@@ -1,6 +1,5 @@
 """verif/formats.py: every code of every format against ml_dtypes (INT8 against two's complement)."""
 
-import struct
 from fractions import Fraction
 
 import ml_dtypes
@@ -9,8 +8,7 @@ import pytest
 
 from tests.verif.exact_reference import ML_DTYPES
 from hw.config import FORMAT_CODES
-from verif.formats import (FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode,
-                           fp32_to_fraction, scale_exponent)
+from verif.formats import FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode
 
 
 
@@ -57,26 +55,6 @@ def test_format_record_matches_its_codes(name):
     assert Fraction(2) ** f.emax <= f.max_finite < Fraction(2) ** (f.emax + 1)
     if name != "int8":
         assert max(finite) == Fraction(float(ml_dtypes.finfo(ML_DTYPES[name]).max))
-
-
-def test_every_scale_code_matches_ml_dtypes_e8m0():
-    for code in range(256):
-        x = float(np.array([code], np.uint8).view(ml_dtypes.float8_e8m0fnu)[0])
-        if code == 0xFF:
-            assert np.isnan(x) and scale_exponent(code) is None
-        else:
-            assert Fraction(x) == Fraction(2) ** scale_exponent(code), code
-
-
-def test_fp32_to_fraction_matches_struct():
-    rng = np.random.default_rng(3)
-    for bits in [0, 0x80000000, 1, 0x807FFFFF, 0x00800000, 0x7F7FFFFF, 0x3F800000,
-                 *rng.integers(0, 1 << 32, 2000).tolist()]:
-        value = struct.unpack("<f", struct.pack("<I", bits))[0]
-        if np.isfinite(value):
-            assert fp32_to_fraction(bits) == Fraction(value), hex(bits)
-        else:
-            assert fp32_to_fraction(bits) is None
 
 
 def test_bit_length_matches_python_near_powers_of_two():
