@@ -59,27 +59,27 @@ class Config:
             object.__setattr__(self, "formats", tuple(f for f in self.formats.split(",") if f))
         problems = []
 
-        def check_int(name, value, ok, allowed):
+        def check_int(value, ok, allowed):
             if not isinstance(value, int) or isinstance(value, bool) or not ok(value):
                 problems.append(f"{allowed}, not {value!r}")
 
-        check_int("rows", self.rows, lambda v: 1 <= v <= 16, "Rows must be an integer from 1 to 16")
-        check_int("cols", self.cols, lambda v: 1 <= v <= 16, "Cols must be an integer from 1 to 16")
-        check_int("block", self.block, lambda v: v in BLOCK_SIZES,
+        check_int(self.rows, lambda v: 1 <= v <= 16, "Rows must be an integer from 1 to 16")
+        check_int(self.cols, lambda v: 1 <= v <= 16, "Cols must be an integer from 1 to 16")
+        check_int(self.block, lambda v: v in BLOCK_SIZES,
                   "Block size must be one of 16, 32, 64, 128")
         if isinstance(self.lanes, int) and not isinstance(self.lanes, bool) \
                 and isinstance(self.block, int) and self.block in BLOCK_SIZES:
-            check_int("lanes", self.lanes, lambda v: v >= 1 and self.block % v == 0,
+            check_int(self.lanes, lambda v: v >= 1 and self.block % v == 0,
                       f"Lanes must divide the block size {self.block} "
                       f"({', '.join(str(d) for d in range(1, self.block + 1) if self.block % d == 0)})")
         else:
-            check_int("lanes", self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
-        check_int("depth", self.depth, lambda v: 1 <= v <= 256,
+            check_int(self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
+        check_int(self.depth, lambda v: 1 <= v <= 256,
                   "Depth must be an integer from 1 to 256")
         for name in ("pipe_unpack", "pipe_multiply", "pipe_sum"):
-            check_int(name, getattr(self, name), lambda v: v in (0, 1),
+            check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
-        check_int("acc_stages", self.acc_stages, lambda v: v in ACC_STAGES,
+        check_int(self.acc_stages, lambda v: v in ACC_STAGES,
                   f"Acc stages must be an integer from {ACC_STAGES[0]} to {ACC_STAGES[-1]}")
         try:
             names = tuple(self.formats)
