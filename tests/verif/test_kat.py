@@ -18,7 +18,7 @@ def test_public_known_answers_through_golden_tile():
     cases = read_kat(PUBLIC)
     checked = 0
     for case in cases:
-        result = GoldenTile(Config(depth=1)).run(case_steps(case))
+        result = GoldenTile(Config(block=case["k"], lanes=case["k"], depth=1)).run(case_steps(case))
         assert len(result) == 1, case["name"]
         assert (result[0]["d"][0][0], result[0]["flags"][0][0]) == (case["d"], case["flags"]), case["name"]
         checked += 1
