@@ -28,14 +28,15 @@ __all__ = ["INVALID", "OVERFLOW", "UNDERFLOW", "INEXACT", "round_fp32", "block_t
 #: Flag bits (SPEC §2).
 INVALID, OVERFLOW, UNDERFLOW, INEXACT = 1, 2, 4, 8
 
-#: Magnitudes given to `round_fp32` are below 2^ROUND_BITS (the right-shift clip below needs it).
+#: Terms added by `accumulate` are below 2^ROUND_BITS, so magnitudes given to `round_fp32` are
+#: below 2^(ROUND_BITS + 1) (the right-shift clip below needs it).
 ROUND_BITS = 60
 
 
 def round_fp32(neg, mag, exp, sticky):
     """RNE binary32 of (-1)^neg · (mag + f) · 2^exp, f = 0 if not sticky else some 0 < f < 1.
 
-    All arguments are numpy arrays (or scalars) of one shape; mag is int64 below 2^60. A sticky
+    All arguments are numpy arrays (or scalars) of one shape; mag is int64 below 2^61. A sticky
     magnitude must be at least 2^26 so that f lies below the rounding point. Returns (bits,
     flags) as int64 arrays: overflow to ±Inf, gradual underflow, signed zero when a nonzero value
     rounds to zero, +0 for an exact zero; flags OVERFLOW, UNDERFLOW (tiny before rounding and
@@ -47,7 +48,7 @@ def round_fp32(neg, mag, exp, sticky):
     n = bit_length(mag)
     # keep 24 significant bits, but never a bit below 2^-149 (the subnormal LSB)
     shift = np.maximum(n - 24, -149 - exp)
-    right = np.clip(shift, 1, ROUND_BITS + 2)  # mag < 2^60: past 61 nothing is left anyway
+    right = np.clip(shift, 1, ROUND_BITS + 2)  # mag < 2^61: past 61 nothing is left anyway
     kept = mag >> right
     rem = mag & ((np.int64(1) << right) - 1)
     half = np.int64(1) << (right - 1)
