@@ -1,4 +1,4 @@
-"""Accumulate against an exact `fractions.Fraction` reference written here from SPEC §2.
+"""Accumulate against the exact `fractions.Fraction` reference of tests/verif/exact_reference.py.
 
 Each test drives thousands of cases through one Amaranth simulation, one case per cycle (or one
 settle when combinational), and compares every bit of every result and flag. The reference itself
@@ -16,6 +16,7 @@ from amaranth.sim import Simulator
 from hw.accumulate import Accumulate
 from hw.config import Config
 from hw.formats import Grid
+from tests.verif.exact_reference import fp32_value, reference_accumulate, round_to_fp32
 from verif import golden
 
 GRID = Grid(Config())  # E4M3 and E5M2, k = 32
@@ -33,58 +34,11 @@ INPUTS = ("sum", "scale", "nan", "invalid", "pos_inf", "neg_inf", "d", "d_flags"
 
 # -- the reference ---------------------------------------------------------------------------------
 
-def f32_value(bits):
-    """Exact value of finite binary32 `bits`."""
-    sign = -1 if bits >> 31 else 1
-    field, frac = (bits >> 23) & 0xFF, bits & 0x7F_FFFF
-    if field == 0:
-        return sign * Fraction(frac, 1 << 149)
-    return sign * Fraction((1 << 23) | frac) * Fraction(2) ** (field - 150)
-
-
-def f32_round(x):
-    """(bits, flags) of RNE_binary32(x) for an exact rational x, SPEC §2 rules 6 and flags."""
-    if x == 0:
-        return 0, 0
-    sign = SIGN if x < 0 else 0
-    a = abs(x)
-    # exponent e of the leading bit: 2^e <= a < 2^(e+1)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    if Fraction(2) ** e > a:
-        e -= 1
-    e = max(e, -126)
-    scaled = a / Fraction(2) ** (e - 23)  # significand in units of the last place
-    n, rest = divmod(scaled.numerator, scaled.denominator)
-    rest = Fraction(rest, scaled.denominator)
-    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and n % 2):
-        n += 1
-    flags = INEXACT if rest else 0
-    if a < Fraction(2) ** -126 and rest:
-        flags |= UNDERFLOW
-    if n == 1 << 24:
-        n, e = 1 << 23, e + 1
-    if n < 1 << 23:  # subnormal (or zero after rounding), e == -126
-        return sign | n, flags
-    field = e + 127
-    if field >= 255:
-        return sign | INF, flags | OVERFLOW | INEXACT
-    return sign | (field << 23) | (n - (1 << 23)), flags
-
-
 def reference(sum, scale, nan, invalid, pos_inf, neg_inf, d, d_flags, grid_lsb=GRID_LSB):
     """(result, flags) the SPEC asks for, from exact rationals."""
-    d_field, d_frac = (d >> 23) & 0xFF, d & 0x7F_FFFF
-    d_nan = d_field == 0xFF and d_frac != 0
-    d_inf = d_field == 0xFF and d_frac == 0
-    pos = pos_inf or (d_inf and not d >> 31)
-    neg = neg_inf or (d_inf and d >> 31)
-    if invalid or (pos and neg):
-        return NAN, d_flags | INVALID
-    if nan or d_nan:
-        return NAN, d_flags
-    if pos or neg:
-        return (SIGN if neg else 0) | INF, d_flags
-    bits, flags = f32_round(f32_value(d) + sum * Fraction(2) ** (scale + grid_lsb))
+    bits, flags = reference_accumulate(
+        d, sum * Fraction(2) ** (scale + grid_lsb), invalid=invalid, nan=nan,
+        infinities=[sign for sign, on in ((1, pos_inf), (-1, neg_inf)) if on])
     return bits, d_flags | flags
 
 
@@ -175,7 +129,7 @@ def split(exact, d, rng=None, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
     V = exact - D is written as sum · 2^(scale + grid_lsb); with `rng`, the sum's leading bit is
     placed at a random height of the sum's width. None if V cannot be written so.
     """
-    v = exact - f32_value(d)
+    v = exact - fp32_value(d)[1]
     if v == 0:
         return case(0, rng.randrange(-254, 255) if rng else 0, d)
     n, k = v.numerator, 1 - v.denominator.bit_length()  # v = n · 2^k, the denominator a power of 2
@@ -229,7 +183,7 @@ def midpoints(rng):
     while True:
         low = random_finite_magnitude(rng, hi=MAX_FINITE - 1)
         sign = rng.choice([1, -1])
-        yield sign * (f32_value(low) + f32_value(low + 1)) / 2, low
+        yield sign * (fp32_value(low)[1] + fp32_value(low + 1)[1]) / 2, low
 
 
 # -- the reference checked against the host's float32 conversion -----------------------------------
@@ -243,7 +197,7 @@ def test_reference_rounding_matches_numpy_float32():
         host = np.array(values, dtype=np.float64).astype(np.float32).view(np.uint32)
     checked = 0
     for value, want in zip(values, host, strict=True):
-        assert f32_round(Fraction(value))[0] == int(want), value
+        assert round_to_fp32(Fraction(value))[0] == int(want), value
         checked += 1
     assert checked == len(values)
 
@@ -342,7 +296,7 @@ def test_tie_in_the_subnormal_range_rounds_to_even():
     def subnormal_midpoints():
         while True:
             low = rng.randrange(MIN_NORMAL)
-            yield rng.choice([1, -1]) * (f32_value(low) + f32_value(low + 1)) / 2, low
+            yield rng.choice([1, -1]) * (fp32_value(low)[1] + fp32_value(low + 1)[1]) / 2, low
 
     cases = cases_from(subnormal_midpoints(), rng, 1500)
     wanted = check(cases)
@@ -365,7 +319,7 @@ def test_widest_sum_one_unit_from_a_tie_with_sticky_d_is_not_a_tie():
         magnitude = midpoint - 1 if toward_up else midpoint + 1
         weight = rng.randrange(-120, 128 - lead)  # V's last place 2^weight, V finite
         d_exp = rng.randrange(max(-149, weight - 60), weight - 1)
-        d_bits = f32_round((1 + Fraction(rng.getrandbits(23), 1 << 23)) * Fraction(2) ** d_exp)[0]
+        d_bits = round_to_fp32((1 + Fraction(rng.getrandbits(23), 1 << 23)) * Fraction(2) ** d_exp)[0]
         sign = rng.choice([0, SIGN])
         d = d_bits | (sign if toward_up else sign ^ SIGN)
         cases.append(case(-magnitude if sign else magnitude, weight - GRID_LSB, d))
@@ -406,7 +360,7 @@ def test_near_total_cancellation():
         v = sum * Fraction(2) ** (scale + GRID_LSB)
         if abs(v) >= Fraction(2) ** 128 or sum == 0:
             continue
-        nearest = f32_round(-v)[0]
+        nearest = round_to_fp32(-v)[0]
         d = (nearest + rng.choice([-2, -1, 0, 0, 1, 2])) & 0xFFFF_FFFF
         if (d & 0x7F80_0000) == INF or d == SIGN - 1:
             continue

@@ -93,16 +93,26 @@ def reference_step(a_format, b_format, a, b, a_scale, b_scale, d_bits, enabled):
                 infinities.add((1 if va > 0 else -1) * (1 if vb > 0 else -1))
             continue
         total += va * vb
+    return reference_accumulate(d_bits, total * Fraction(2) ** (a_scale + b_scale - 254),
+                                infinities=infinities, invalid=inf_times_zero,
+                                nan=0xFF in (a_scale, b_scale) or nan_element)
+
+
+def reference_accumulate(d_bits, value, *, infinities=(), invalid=False, nan=False):
+    """(bits, flags) of D + a block, SPEC §2 rules 2-6, from the block's facts: `value` the exact
+    sum of its finite products (scaled), `infinities` the signs (±1) of its infinite products,
+    `invalid` an Inf × 0 product (or any other invalid cause), `nan` a NaN element or scale."""
+    infinities = set(infinities)
     d_kind, d_value = fp32_value(d_bits)
     if d_kind == "inf":
         infinities.add(d_value)
-    if infinities == {1, -1} or inf_times_zero:
+    if infinities == {1, -1} or invalid:
         return NAN_BITS, INVALID
-    if d_kind == "nan" or 0xFF in (a_scale, b_scale) or nan_element:
+    if d_kind == "nan" or nan:
         return NAN_BITS, 0
     if infinities:
         return (INF_BITS if infinities == {1} else 0x80000000 | INF_BITS), 0
-    exact = d_value + total * Fraction(2) ** (a_scale + b_scale - 254)
+    exact = d_value + value
     if exact == 0:
         return 0, 0
     return round_to_fp32(exact)
