@@ -6,6 +6,7 @@ import pytest
 
 from hw.config import PRESETS
 from scripts.cli import main
+from tests.spec_manifest import check_manifest
 
 
 def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
@@ -14,6 +15,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     manifest = json.loads((out / "mxdpu.json").read_text())
     config = PRESETS["dpu"].replace(depth=2, acc_stages=1)
     assert manifest == config.manifest("mxdpu")
+    check_manifest(manifest, rows=1, cols=1, block=32, depth=2)
     assert manifest["parameters"]["depth"] == 2 and manifest["parameters"]["acc_stages"] == 1
     assert "module mxdpu(" in (out / "mxdpu.v").read_text()
     assert f"latency {config.latency}" in capsys.readouterr().out

@@ -11,6 +11,7 @@ import pytest
 
 from hw.config import PRESETS, Config, ConfigError
 from sim.export import LINT_WAIVERS, export_verilog
+from tests.spec_manifest import check_manifest
 
 CONFIGS = {
     "dpu": PRESETS["dpu"],
@@ -40,7 +41,9 @@ def verilog_ports(text, top):
 def test_export_ports_lint_and_icarus(config, tmp_path):
     verilog_path, manifest_path = export_verilog(config, tmp_path, "mxdpu")
     assert verilog_ports(verilog_path.read_text(), "mxdpu") == config.ports
-    assert json.loads(manifest_path.read_text()) == config.manifest("mxdpu")
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest == config.manifest("mxdpu")
+    check_manifest(manifest, config.rows, config.cols, config.block, config.depth)
     lint = subprocess.run([tool("verilator"), "--lint-only", "-Wall", *LINT_WAIVERS, verilog_path.name],
                           cwd=tmp_path, capture_output=True, text=True)
     assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[-3000:]
