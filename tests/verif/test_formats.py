@@ -67,3 +67,23 @@ def test_decode_refuses_bad_codes():
         decode(6, 0)
     with pytest.raises(ValueError, match="Element code must be a byte 0..255, not 256"):
         decode(0, 256)
+
+
+def test_every_e8m0_scale_code_scales_as_ml_dtypes_does():
+    """A 1.0 × 1.0 block under scales (code, 127) comes out as ml_dtypes' float8_e8m0fnu value of code."""
+    from verif.golden import pe_step
+
+    one = 0x38  # E4M3 1.0
+    block = [one] + [0] * 31
+    checked = 0
+    for code in range(256):
+        expected = np.float32(np.array([code], np.uint8).view(ml_dtypes.float8_e8m0fnu)[0])
+        d_bits, flags = pe_step(0, 0, block, block, code, 127, 0)
+        if np.isnan(expected):
+            assert (d_bits, flags) == (0x7FC00000, 0), code
+        else:
+            assert (d_bits, flags) == (int(expected.view(np.uint32)), 0), code
+        # the same scale on the B side gives the same bits
+        assert pe_step(0, 0, block, block, 127, code, 0) == (d_bits, flags), code
+        checked += 1
+    assert checked == 256
