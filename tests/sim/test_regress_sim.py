@@ -25,10 +25,8 @@ def test_cross_section_of_every_stimulus_set(name, sim):
     assert reset["results_checked"] > 0
 
 
-# Verilator builds of the larger presets take minutes each: the default suite keeps `dpu`; the
-# others are `slow`, and `mxdpu regress --full` (every preset) runs the same throughput test.
-@pytest.mark.parametrize("preset", [p if p == "dpu" else pytest.param(p, marks=pytest.mark.slow)
-                                    for p in PRESETS])
+# Every preset, in the default suite: a cold Verilator build of the larger presets takes minutes.
+@pytest.mark.parametrize("preset", list(PRESETS))
 def test_throughput_is_one_step_per_cycles_per_step(preset):
     config = PRESETS[preset]
     jobs = plan({preset: config}, ["verilator"], "quick", seed=2, tests=["throughput"])
