@@ -85,4 +85,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m scripts.cli`: run the imported module's main, so that the verbs' UsageError is
+    # the class main catches (this file would otherwise be loaded twice, as __main__ and scripts.cli)
+    from scripts.cli import main as imported_main
+    sys.exit(imported_main())
