@@ -211,9 +211,14 @@ class ProcessingElement(wiring.Component):
         m.submodules.specials = specials = Specials(grid, lanes)
         m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
         products = Signal(data.ArrayLayout(product_layout(grid), lanes))
+        outs = []
         for i in range(lanes):
             m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
-            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i]), products[i].eq(multiply.product)]
+            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
+            outs.append(multiply.product)
+        # whole-vector assignments (here and below): per-element ones make Icarus very slow,
+        # see Tile._unpack_chunk
+        m.d.comb += products.eq(Cat(outs))
         chunk_flags = Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf)
 
         products = delay(m, products, config.pipe_multiply, "products")
@@ -221,10 +226,13 @@ class ProcessingElement(wiring.Component):
 
         # stage S
         m.submodules.sum = block_sum = Sum(grid, lanes, config.cycles_per_step)
+        values, negatives = [], []
         for i in range(lanes):
             m.submodules[f"align{i}"] = align = Align(grid)
-            m.d.comb += [align.product.eq(products[i]), block_sum.values[i].eq(align.value),
-                         block_sum.negatives[i].eq(align.negative)]
+            m.d.comb += align.product.eq(products[i])
+            values.append(align.value)
+            negatives.append(align.negative)
+        m.d.comb += [block_sum.values.eq(Cat(values)), block_sum.negatives.eq(Cat(negatives))]
         m.d.comb += block_sum.start.eq(self.start)
         block_flags = Signal(4)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:

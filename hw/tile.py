@@ -1,6 +1,6 @@
 """The tile: R × C processing elements in lockstep, operands decoded once per row and column."""
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,10 +46,15 @@ class Tile(wiring.Component):
         lanes = self.config.lanes
         chunk = elements.as_value().word_select(self.chunk, lanes * 8)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
+        outs = []
         for i in range(lanes):
             m.submodules[f"unpack_{name}_{i}"] = unpack = Unpack(self.grid)
-            m.d.comb += [unpack.code.eq(chunk.word_select(i, 8)), unpack.format.eq(fmt),
-                         out[i].eq(unpack.out)]
+            m.d.comb += [unpack.code.eq(chunk.word_select(i, 8)), unpack.format.eq(fmt)]
+            outs.append(unpack.out)
+        # one whole-vector assignment, not one per element: Icarus turns per-element part
+        # assignments into a strength-aware (vec8) concatenation whose every change is reduced
+        # bit by bit in each of the many part-selects reading the vector (seconds per step)
+        m.d.comb += out.eq(Cat(outs))
         return delay(m, out, self.config.pipe_unpack, f"{name}_unpacked")
 
     def elaborate(self, platform):
