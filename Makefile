@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m scripts.demo
+	$(PY) -m mxdpu.scripts.demo
 
 test: setup
 	$(PY) -m pytest -n 2

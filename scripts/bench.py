@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from hw.config import PRESETS
-from scripts.cli import UsageError
-from verif.golden import GoldenTile
-from verif.quantise import quantise
+from mxdpu.hw.config import PRESETS
+from mxdpu.scripts.cli import UsageError
+from mxdpu.verif.golden import GoldenTile
+from mxdpu.verif.quantise import quantise
 
 BENCH_PRESETS = ("dpu", "tile4x4")
 FORMATS = ("e4m3", "e5m2")

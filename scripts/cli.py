@@ -8,18 +8,18 @@ import argparse
 import importlib
 import sys
 
-from hw.config import ACC_STAGES, PRESETS, ConfigError, preset
+from mxdpu.hw.config import ACC_STAGES, PRESETS, ConfigError, preset
 
 __all__ = ["main", "UsageError", "add_config_arguments", "config_from_args"]
 
 #: verb -> (module, one-line help)
 VERBS = {
-    "golden": ("scripts.golden", "compute or check known answers with the golden model"),
-    "bench": ("scripts.bench", "measure golden-model throughput in steps per second"),
-    "generate": ("scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
-    "regress": ("scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
-    "synth": ("scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
-    "report": ("scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
+    "golden": ("mxdpu.scripts.golden", "compute or check known answers with the golden model"),
+    "bench": ("mxdpu.scripts.bench", "measure golden-model throughput in steps per second"),
+    "generate": ("mxdpu.scripts.generate", "write the Verilog of a configuration and its JSON manifest"),
+    "regress": ("mxdpu.scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
+    "synth": ("mxdpu.scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
+    "report": ("mxdpu.scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
 }
 
 
@@ -87,5 +87,5 @@ def main(argv=None):
 if __name__ == "__main__":
     # `python -m scripts.cli`: run the imported module's main, so that the verbs' UsageError is
     # the class main catches (this file would otherwise be loaded twice, as __main__ and scripts.cli)
-    from scripts.cli import main as imported_main
+    from mxdpu.scripts.cli import main as imported_main
     sys.exit(imported_main())

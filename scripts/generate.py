@@ -1,8 +1,8 @@
 """`mxdpu generate`: the Verilog of one configuration and its manifest (SPEC §4)."""
 
-from hw.axis import check_data_width
-from sim.axis_export import export_axis_verilog
-from sim.export import export_verilog
+from mxdpu.hw.axis import check_data_width
+from mxdpu.sim.axis_export import export_axis_verilog
+from mxdpu.sim.export import export_verilog
 
 from .cli import UsageError, add_config_arguments, config_from_args
 from .fusesoc import write_core

@@ -6,10 +6,10 @@ compares them against the file's own `d` and `flags` and exits 1 on any mismatch
 
 import sys
 
-from hw.config import REQUIRED_FORMATS, Config
-from scripts.cli import UsageError
-from verif.golden import GoldenTile
-from verif.kat import KatError, case_steps, read_kat, write_kat
+from mxdpu.hw.config import REQUIRED_FORMATS, Config
+from mxdpu.scripts.cli import UsageError
+from mxdpu.verif.golden import GoldenTile
+from mxdpu.verif.kat import KatError, case_steps, read_kat, write_kat
 
 #: Mismatches printed in full by --check.
 SHOWN_MISMATCHES = 5

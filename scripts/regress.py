@@ -8,11 +8,11 @@ seed and the first mismatching result, with the command that reruns it.
 import sys
 import xml.etree.ElementTree as ET
 
-from hw.config import PRESETS
-from scripts.cli import UsageError, add_config_arguments, config_from_args
-from sim.regress import failures, plan, run_regression, shard, summary_table
-from sim.runner import SIMULATORS
-from verif.stimulus import SETS
+from mxdpu.hw.config import PRESETS
+from mxdpu.scripts.cli import UsageError, add_config_arguments, config_from_args
+from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
+from mxdpu.sim.runner import SIMULATORS
+from mxdpu.verif.stimulus import SETS
 
 CONFIG_OPTIONS = ("rows", "cols", "block", "lanes", "depth", "formats")
 

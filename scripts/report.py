@@ -11,7 +11,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from hw.config import FORMAT_CODES
+from mxdpu.hw.config import FORMAT_CODES
 
 from . import flow
 from .cli import UsageError, add_config_arguments, config_from_args

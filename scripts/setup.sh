@@ -46,7 +46,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp_dir/pyproject" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -e ".[test]"
   echo "$want" > "$stamp_dir/pyproject"
 fi
 

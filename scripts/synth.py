@@ -7,7 +7,7 @@ Area figures are of the bare tile (`Config.create()`); Fmax is measured on the F
 import json
 from pathlib import Path
 
-from hw.axis import AXISTop, check_data_width
+from mxdpu.hw.axis import AXISTop, check_data_width
 
 from . import flow
 from .cli import UsageError, add_config_arguments, config_from_args

@@ -1,8 +1,8 @@
 """Verilog and manifest of the FPGA prototyping top (`hw.axis.AXISTop`), for `mxdpu generate --axis`
 and the AXI4-Stream bench, through the one export path (`sim.export.export_verilog`)."""
 
-from hw.axis import AXISTop, check_data_width
-from sim.export import export_verilog
+from mxdpu.hw.axis import AXISTop, check_data_width
+from mxdpu.sim.export import export_verilog
 
 __all__ = ["export_axis_verilog"]
 

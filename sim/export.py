@@ -6,7 +6,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from hw.config import ConfigError
+from mxdpu.hw.config import ConfigError
 
 __all__ = ["export_verilog", "LINT_WAIVERS"]
 

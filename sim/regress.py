@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from sim.runner import SIMULATORS, prepare, run_batch
-from verif.bench.job import BenchOptions
-from verif.stimulus import SETS, expected_results, make_stream
+from mxdpu.sim.runner import SIMULATORS, prepare, run_batch
+from mxdpu.verif.bench.job import BenchOptions
+from mxdpu.verif.stimulus import SETS, expected_results, make_stream
 
 __all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "summary_table", "failures"]
 
@@ -111,7 +111,7 @@ def run_regression(jobs, waves=False, flip=None, progress=True):
 
 
 def _config_options(job):
-    from hw.config import PRESETS
+    from mxdpu.hw.config import PRESETS
     if job.config_name in PRESETS and PRESETS[job.config_name] == job.config:
         return f"--preset {job.config_name}"
     params = job.config.parameters()

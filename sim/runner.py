@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.export import export_verilog
-from verif.bench.job import check_summary, save_job
+from mxdpu.sim.export import export_verilog
+from mxdpu.verif.bench.job import check_summary, save_job
 
 __all__ = ["SIMULATORS", "Design", "prepare", "build", "run_batch", "BUILD_ROOT"]
 
@@ -28,7 +28,7 @@ SIMULATORS = ("icarus", "verilator")
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = ROOT / "build" / "sim"
 TOP = "mxdpu"
-BENCH_MODULE = "verif.bench.mxdpu_bench"
+BENCH_MODULE = "mxdpu.verif.bench.mxdpu_bench"
 # Amaranth's Verilog has no `timescale; Icarus needs one at build time
 TIMESCALE = ("1ns", "1ps")
 # Amaranth's Verilog mixes widths in ways Verilator's lint calls WIDTH warnings (not errors).

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hw.config import FORMAT_CODES
+from mxdpu.hw.config import FORMAT_CODES
 
 __all__ = [
     "Format", "FORMATS", "Decoded", "decode", "FINITE", "INF", "NAN",

@@ -1,4 +1,4 @@
-"""Known-answer files (JSON lines, format in ../shared/kat/README.md): read, check, write.
+"""Known-answer files (JSON lines, format in verif/kat/README.md): read, check, write.
 
 A case is a dict: name, k, steps (each a_format, b_format, a, b, a_scale, b_scale) and optionally
 d (binary32 bits, an int here, "0x%08x" in the file) and flags. `case_steps` turns a case into
@@ -6,12 +6,16 @@ the step dicts of a 1 × 1 tile (`Config.pack_step` / `GoldenTile.step` keywords
 """
 
 import json
+from pathlib import Path
 
-from hw.config import BLOCK_SIZES
+from mxdpu.hw.config import BLOCK_SIZES
 
 from .formats import FORMATS
 
-__all__ = ["KatError", "read_kat", "parse_case", "write_kat", "format_case", "case_steps"]
+__all__ = ["PUBLIC_KAT", "KatError", "read_kat", "parse_case", "write_kat", "format_case", "case_steps"]
+
+#: The public known answers, shipped with the package (a copy of the project's shared/kat/).
+PUBLIC_KAT = Path(__file__).resolve().parent / "kat" / "k32_public.jsonl"
 
 _STEP_KEYS = ("a_format", "b_format", "a", "b", "a_scale", "b_scale")
 

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import FORMAT_CODES
+from mxdpu.hw.config import FORMAT_CODES
 
-__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "KAT_PATH", "expected_results",
+__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "expected_results",
            "make_stream"]
 
-#: The public known answers, relative to the repository root (CI clones shared/ beside it).
-KAT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "kat" / "k32_public.jsonl"
 
 STEP_FIELDS = ("a", "a_scale", "b", "b_scale", "a_format", "b_format", "slot", "first", "last")
 E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
@@ -114,7 +112,7 @@ def expected_results(config, stream):
     """The golden model's results for a stream, in output order (one bulk run per reset epoch)."""
     if stream.expected is not None:
         return stream.expected
-    from verif.golden import GoldenTile
+    from mxdpu.verif.golden import GoldenTile
     bounds = [0, *stream.resets, len(stream)]
     d, flags, slot, step, epoch = [], [], [], [], []
     for number, (start, stop) in enumerate(zip(bounds, bounds[1:])):
@@ -138,7 +136,7 @@ def _expected(config, d, flags, slot, step, epoch):
 
 def _code_classes(fmt):
     """(finite codes, special codes, floor log2 of the smallest and largest finite magnitude)."""
-    from verif.formats import decode
+    from mxdpu.verif.formats import decode
     finite, special, exps = [], [], []
     for code in range(256):
         value = decode(fmt, code)
@@ -256,15 +254,15 @@ def scale_pairs(config, rng, limit):
 
 # -- known answers ---------------------------------------------------------------------------
 
-def known_answers(config, rng, limit, path=KAT_PATH):
+def known_answers(config, rng, limit):
     """The public known answers (k = 32, one PE): each case broadcast to every PE, its blocks
     zero-padded to k > 32; with k < 32 only cases whose elements beyond k are +0 on both sides.
     Expected values are the file's, not the golden model's."""
-    from verif.kat import read_kat
+    from mxdpu.verif.kat import PUBLIC_KAT, read_kat
     k = config.block
     builder = StreamBuilder(config)
     d, flags, slot, step = [], [], [], []
-    cases = read_kat(path)
+    cases = read_kat(PUBLIC_KAT)
     for case in cases:
         steps = case["steps"]
         if any(any(s[op][k:]) for s in steps for op in ("a", "b")):
@@ -369,7 +367,7 @@ def realistic(config, rng, limit, rule, tails, blocks=16):
     golden quantiser under one scale rule and multiplied as R×C output tiles over K = blocks·k:
     `blocks` steps (fewer when `limit` is smaller) accumulate in a slot, tiles interleaved over
     the slots."""
-    from verif.quantise import quantise
+    from mxdpu.verif.quantise import quantise
     R, C, k = config.rows, config.cols, config.block
     blocks = min(blocks, limit or blocks)
     tiles = max(1, (limit or 64 * blocks) // blocks)

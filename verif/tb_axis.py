@@ -23,8 +23,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
-from verif.bench.tb import Scoreboard, config_from_manifest
-from verif.stimulus import expected_results, make_stream
+from mxdpu.verif.bench.tb import Scoreboard, config_from_manifest
+from mxdpu.verif.stimulus import expected_results, make_stream
 
 CLOCK_NS = 10
 #: stimulus sets each run sends, a reset before each: every slot reuse distance with specials,

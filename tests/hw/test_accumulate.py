@@ -13,11 +13,11 @@ import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from hw.accumulate import Accumulate
-from hw.config import Config
-from hw.formats import Grid
+from mxdpu.hw.accumulate import Accumulate
+from mxdpu.hw.config import Config
+from mxdpu.hw.formats import Grid
 from tests.verif.exact_reference import fp32_value, reference_accumulate, round_to_fp32
-from verif import golden
+from mxdpu.verif import golden
 
 GRID = Grid(Config())  # E4M3 and E5M2, k = 32
 SUM_WIDTH = GRID.sum_width  # 64-bit E5M2 product grid + log2(32) + sign

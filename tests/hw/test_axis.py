@@ -6,8 +6,8 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hw.axis import ResultSerializer, StepAssembler, beats, check_data_width
-from hw.config import ConfigError
+from mxdpu.hw.axis import ResultSerializer, StepAssembler, beats, check_data_width
+from mxdpu.hw.config import ConfigError
 
 
 def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed):

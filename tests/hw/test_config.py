@@ -1,6 +1,6 @@
 import pytest
 
-from hw.config import PRESETS, Config, ConfigError, preset
+from mxdpu.hw.config import PRESETS, Config, ConfigError, preset
 
 
 def test_step_layout_offsets_follow_spec_order():
@@ -94,8 +94,8 @@ def test_invalid_pipeline_setting_refused_in_one_line(params, message):
 def test_accumulate_latency_is_that_of_the_accumulate_stage(stages):
     from amaranth.hdl import Fragment
 
-    from hw.accumulate import Accumulate
-    from hw.formats import Grid
+    from mxdpu.hw.accumulate import Accumulate
+    from mxdpu.hw.formats import Grid
     config = Config(acc_stages=stages)
     grid = Grid(config)
     accumulate = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages)

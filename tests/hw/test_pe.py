@@ -8,12 +8,12 @@ import pytest
 from amaranth.hdl import Cat, ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
-from hw.config import FORMAT_CODES, Config
-from hw.formats import Grid
-from hw.pe import Align, Multiply, SlotStore, Specials, Sum
-from hw.unpack import Unpack
-from verif.formats import LSB_EXP, VALUE
-from verif.golden import block_terms
+from mxdpu.hw.config import FORMAT_CODES, Config
+from mxdpu.hw.formats import Grid
+from mxdpu.hw.pe import Align, Multiply, SlotStore, Specials, Sum
+from mxdpu.hw.unpack import Unpack
+from mxdpu.verif.formats import LSB_EXP, VALUE
+from mxdpu.verif.golden import block_terms
 
 E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
 GROUP = 32

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hw.config import PRESETS, Config
-from sim.amaranth_sim import run_stream
-from verif.stimulus import StreamBuilder, expected_results, make_stream
+from mxdpu.hw.config import PRESETS, Config
+from mxdpu.sim.amaranth_sim import run_stream
+from mxdpu.verif.stimulus import StreamBuilder, expected_results, make_stream
 
 CONFIGS = {
     "dpu": PRESETS["dpu"],
@@ -225,7 +225,7 @@ def test_step_offered_during_reset_is_not_taken():
     # step.ready is low while rst is high; the step offered after reset is computed exactly
     from amaranth.hdl import ClockDomain, Module
     from amaranth.sim import Simulator
-    from verif.golden import GoldenTile
+    from mxdpu.verif.golden import GoldenTile
     config = CONFIGS["dpu"]
     rng = np.random.default_rng(23)
     steps = [dict(a=rng.integers(256, size=(config.rows, config.block)).tolist(),

@@ -4,10 +4,10 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
-from hw.config import FORMAT_CODES, Config
-from hw.formats import Grid
-from hw.unpack import Unpack
-from verif.formats import FORMATS, INF, KIND, LSB_EXP, NAN, SIGN, VALUE
+from mxdpu.hw.config import FORMAT_CODES, Config
+from mxdpu.hw.formats import Grid
+from mxdpu.hw.unpack import Unpack
+from mxdpu.verif.formats import FORMATS, INF, KIND, LSB_EXP, NAN, SIGN, VALUE
 
 ALL_FORMATS = tuple(FORMAT_CODES)
 

@@ -2,7 +2,7 @@
 
 import re
 
-from scripts.cli import main
+from mxdpu.scripts.cli import main
 
 
 def test_bench_prints_steps_per_second_for_dpu_and_tile4x4(capsys):

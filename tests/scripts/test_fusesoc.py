@@ -3,8 +3,8 @@
 import json
 import re
 
-from hw.config import Config
-from scripts.cli import main
+from mxdpu.hw.config import Config
+from mxdpu.scripts.cli import main
 
 SMALL_ARGS = ["--rows", "1", "--cols", "2", "--block", "16", "--lanes", "8", "--depth", "2"]
 

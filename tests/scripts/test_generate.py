@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from hw.config import PRESETS
-from scripts.cli import main
+from mxdpu.hw.config import PRESETS
+from mxdpu.scripts.cli import main
 from tests.spec_manifest import check_manifest
 
 

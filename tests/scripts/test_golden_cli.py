@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cli import main
+from mxdpu.scripts.cli import main
+from mxdpu.verif.kat import PUBLIC_KAT
 
-PUBLIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "kat" / "k32_public.jsonl"
+PUBLIC = PUBLIC_KAT
 
 
 def test_check_passes_on_public_known_answers(capsys):

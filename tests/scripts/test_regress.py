@@ -4,10 +4,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from hw.config import PRESETS
-from scripts.cli import main
-from sim.regress import plan, shard, summary_table
-from verif.stimulus import SETS
+from mxdpu.hw.config import PRESETS
+from mxdpu.scripts.cli import main
+from mxdpu.sim.regress import plan, shard, summary_table
+from mxdpu.verif.stimulus import SETS
 
 
 def _error_line(capsys):
@@ -73,7 +73,7 @@ def test_summary_table_has_a_row_per_test_and_a_total():
 
 
 def test_junit_report_lists_every_test_with_its_failure(tmp_path):
-    from scripts.regress import write_junit
+    from mxdpu.scripts.regress import write_junit
     write_junit(tmp_path / "r.xml", [_summary("a"), _summary("b", passed=False)])
     suite = ET.parse(tmp_path / "r.xml").getroot()
     assert suite.get("tests") == "2" and suite.get("failures") == "1"

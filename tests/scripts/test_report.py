@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from hw.config import Config
-from scripts import report
-from scripts.cli import main
+from mxdpu.hw.config import Config
+from mxdpu.scripts import report
+from mxdpu.scripts.cli import main
 
 BASE_ARGS = ["--block", "16", "--lanes", "2", "--depth", "1"]
 PNG = b"\x89PNG\r\n\x1a\n"

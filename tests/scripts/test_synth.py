@@ -7,11 +7,11 @@ import sys
 import pytest
 from amaranth.back import rtlil
 
-from hw.axis import AXISTop
-from hw.config import Config
-from scripts import flow
-from scripts.cli import main
-from scripts.synth import format_tables, measure
+from mxdpu.hw.axis import AXISTop
+from mxdpu.hw.config import Config
+from mxdpu.scripts import flow
+from mxdpu.scripts.cli import main
+from mxdpu.scripts.synth import format_tables, measure
 
 SMALL = Config(rows=1, cols=1, block=16, lanes=2, depth=1)
 SMALL_ARGS = ["--rows", "1", "--cols", "1", "--block", "16", "--lanes", "2", "--depth", "1"]

@@ -6,9 +6,9 @@ import json
 import pytest
 from cocotb_tools.runner import get_results, get_runner
 
-from hw.config import Config
-from sim import runner
-from sim.axis_export import export_axis_verilog
+from mxdpu.hw.config import Config
+from mxdpu.sim import runner
+from mxdpu.sim.axis_export import export_axis_verilog
 
 # 1 × 2 PEs, k 16, 8 lanes, 2 slots: 417-bit steps in 7 beats, 73-bit results in 2 beats
 CONFIG = Config(rows=1, cols=2, block=16, lanes=8, depth=2)
@@ -26,7 +26,7 @@ def test_axis_top_bit_exact_with_idle_and_backpressure(sim, tmp_path):
     results_xml = tmp_path / "results.xml"
     try:
         get_runner(sim).test(
-            test_module="verif.tb_axis", hdl_toplevel=runner.TOP, hdl_toplevel_lang="verilog",
+            test_module="mxdpu.verif.tb_axis", hdl_toplevel=runner.TOP, hdl_toplevel_lang="verilog",
             build_dir=build_dir, test_dir=tmp_path, results_xml=str(results_xml),
             log_file=tmp_path / "sim.log", timescale=runner.TIMESCALE if sim == "icarus" else None,
             extra_env={"MXDPU_AXIS_MANIFEST": str(design.manifest), "MXDPU_AXIS_OUT": str(out),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.config import PRESETS, Config, ConfigError
-from sim.export import LINT_WAIVERS, export_verilog
+from mxdpu.hw.config import PRESETS, Config, ConfigError
+from mxdpu.sim.export import LINT_WAIVERS, export_verilog
 from tests.spec_manifest import check_manifest
 
 CONFIGS = {

@@ -3,10 +3,10 @@ preset and a small tile, throughput on every preset, and a broken design that mu
 
 import pytest
 
-from hw.config import PRESETS, Config
-from sim.regress import failures, plan, run_regression
-from sim.runner import SIMULATORS
-from verif.stimulus import SETS
+from mxdpu.hw.config import PRESETS, Config
+from mxdpu.sim.regress import failures, plan, run_regression
+from mxdpu.sim.runner import SIMULATORS
+from mxdpu.verif.stimulus import SETS
 
 # A small tile: 2×2 PEs, k = 16 in two 8-lane cycles per step, two slots.
 CONFIGS = {"dpu": PRESETS["dpu"], "tile2x2_k16": Config(rows=2, cols=2, block=16, lanes=8, depth=2)}

@@ -2,9 +2,9 @@
 
 import time
 
-from hw.config import PRESETS, Config
-from sim.regress import plan, run_regression
-from sim.runner import build, config_key, prepare
+from mxdpu.hw.config import PRESETS, Config
+from mxdpu.sim.regress import plan, run_regression
+from mxdpu.sim.runner import build, config_key, prepare
 
 
 def test_config_key_names_the_parameters():

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import ml_dtypes
 
-from verif.formats import FORMATS, decode
+from mxdpu.verif.formats import FORMATS, decode
 
 #: The independent decoders of the OCP formats (INT8 has none: two's complement / 64).
 ML_DTYPES = {

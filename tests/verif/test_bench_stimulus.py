@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from hw.config import Config, PRESETS
-from verif.bench.job import BenchOptions, check_summary, load_job, save_job
-from verif.kat import read_kat
-from verif.stimulus import KAT_PATH, SETS, expected_results, make_stream
+from mxdpu.hw.config import Config, PRESETS
+from mxdpu.verif.bench.job import BenchOptions, check_summary, load_job, save_job
+from mxdpu.verif.kat import read_kat
+from mxdpu.verif.kat import PUBLIC_KAT
+from mxdpu.verif.stimulus import SETS, expected_results, make_stream
 
 DPU = PRESETS["dpu"]
 TILE = Config(rows=2, cols=3, block=16, lanes=16, depth=2)
@@ -96,7 +97,7 @@ def test_throughput_stream_rotates_slots_at_acc_latency():
 
 def test_known_answers_expected_are_the_files_and_the_golden_model_agrees():
     stream = make_stream(DPU, "kat", seed=1, limit=None)
-    cases = read_kat(KAT_PATH)
+    cases = read_kat(PUBLIC_KAT)
     assert len(stream.expected) == len(cases)
     assert [int(x) for x in stream.expected.d[:, 0, 0]] == [int(c["d"]) for c in cases]
     golden = expected_results(DPU, stream.__class__(**stream.arrays(), resets=stream.resets))
@@ -107,14 +108,14 @@ def test_known_answers_pad_k128_and_broadcast_to_every_pe():
     config = Config(rows=2, cols=2, block=128, lanes=32)
     stream = make_stream(config, "kat", seed=1, limit=None)
     golden = expected_results(config, stream.__class__(**stream.arrays(), resets=stream.resets))
-    assert len(golden) == len(read_kat(KAT_PATH))
+    assert len(golden) == len(read_kat(PUBLIC_KAT))
     assert (golden.d == stream.expected.d).all() and (golden.flags == stream.expected.flags).all()
 
 
 def test_known_answers_k16_keep_only_cases_that_fit():
     config = Config(block=16, lanes=16)
     stream = make_stream(config, "kat", seed=1, limit=None)
-    assert 0 < len(stream.expected) < len(read_kat(KAT_PATH))
+    assert 0 < len(stream.expected) < len(read_kat(PUBLIC_KAT))
     golden = expected_results(config, stream.__class__(**stream.arrays(), resets=stream.resets))
     assert (golden.d == stream.expected.d).all() and (golden.flags == stream.expected.flags).all()
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.verif.exact_reference import ML_DTYPES
-from hw.config import FORMAT_CODES
-from verif.formats import FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode
+from mxdpu.hw.config import FORMAT_CODES
+from mxdpu.verif.formats import FORMATS, KIND, LSB_EXP, SIGN, VALUE, FINITE, INF, NAN, bit_length, decode
 
 
 
@@ -71,7 +71,7 @@ def test_decode_refuses_bad_codes():
 
 def test_every_e8m0_scale_code_scales_as_ml_dtypes_does():
     """A 1.0 × 1.0 block under scales (code, 127) comes out as ml_dtypes' float8_e8m0fnu value of code."""
-    from verif.golden import pe_step
+    from mxdpu.verif.golden import pe_step
 
     one = 0x38  # E4M3 1.0
     block = [one] + [0] * 31

@@ -9,9 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.verif.exact_reference import INEXACT, NAN_BITS, element, reference_step, round_to_fp32
-from hw.config import FORMAT_CODES, Config
-from verif.formats import FORMATS, decode
-from verif.golden import GoldenTile, accumulate, block_terms, pe_step
+from mxdpu.hw.config import FORMAT_CODES, Config
+from mxdpu.verif.formats import FORMATS, decode
+from mxdpu.verif.golden import GoldenTile, accumulate, block_terms, pe_step
 
 ALL_FORMATS = tuple(FORMAT_CODES)
 E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]

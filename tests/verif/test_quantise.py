@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.verif.exact_reference import ML_DTYPES
-from hw.config import FORMAT_CODES
-from verif.formats import FORMATS, decode
-from verif.quantise import RULES, encode, quantise
+from mxdpu.hw.config import FORMAT_CODES
+from mxdpu.verif.formats import FORMATS, decode
+from mxdpu.verif.quantise import RULES, encode, quantise
 
 BLOCK = 32
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from verif.stimulus import STEP_FIELDS, Expected, Stream
+from mxdpu.verif.stimulus import STEP_FIELDS, Expected, Stream
 
 __all__ = ["BenchOptions", "save_job", "load_job", "check_summary"]
 

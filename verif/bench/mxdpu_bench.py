@@ -11,8 +11,8 @@ from pathlib import Path
 
 import cocotb
 
-from verif.bench.job import check_summary, load_job
-from verif.bench.tb import TB
+from mxdpu.verif.bench.job import check_summary, load_job
+from mxdpu.verif.bench.tb import TB
 
 #: job name (<test>-<seed>) -> job file
 JOBS = {Path(path).stem: path for path in os.environ.get("MXDPU_JOBS", "").split(os.pathsep) if path}

@@ -14,7 +14,7 @@ import time
 import cocotb
 from cocotb.clock import Clock
 
-from hw.config import Config
+from mxdpu.hw.config import Config
 
 __all__ = ["TB", "StepDriver", "ResultMonitor", "Scoreboard", "Mismatch", "config_from_manifest"]
 
