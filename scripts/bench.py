@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from mxdpu.hw.config import PRESETS
-from mxdpu.scripts.cli import UsageError
+from mxdpu.scripts.errors import UsageError
 from mxdpu.verif.golden import GoldenTile
 from mxdpu.verif.quantise import quantise
 

@@ -6,11 +6,14 @@ standard error and exit status 2, never a traceback.
 
 import argparse
 import importlib
+import re
 import sys
 
-from mxdpu.hw.config import ACC_STAGES, PRESETS, ConfigError, preset
+from mxdpu.hw.config import ConfigError
 
-__all__ = ["main", "UsageError", "add_config_arguments", "config_from_args"]
+from .errors import UsageError
+
+__all__ = ["main"]
 
 #: verb -> (module, one-line help)
 VERBS = {
@@ -23,44 +26,21 @@ VERBS = {
 }
 
 
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit status 2."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line naming the option, the value and what is allowed
+    (not the whole usage block), exit status 2 like every other user error."""
 
+    _TYPES = {"int": "an integer", "float": "a number"}
 
-def add_config_arguments(parser, default_preset="dpu"):
-    """Options that choose a configuration: a preset, overridden by explicit parameters."""
-    group = parser.add_argument_group("configuration")
-    group.add_argument("--preset", default=default_preset, choices=sorted(PRESETS),
-                       help="named configuration (default: %(default)s)")
-    group.add_argument("--rows", type=int, help="PE rows R (default: the preset's)")
-    group.add_argument("--cols", type=int, help="PE columns C (default: the preset's)")
-    group.add_argument("--block", type=int, help="block size k: 16, 32, 64 or 128 (default: the preset's)")
-    group.add_argument("--lanes", type=int, help="products per cycle per PE, divides k (default: the preset's)")
-    group.add_argument("--depth", type=int, help="accumulator slots per PE (default: the preset's)")
-    group.add_argument("--formats", help="comma-separated element formats; e4m3,e5m2 always "
-                                         "included (default: the preset's)")
-    for name, help_text in (("pipe_unpack", "register after the operand decode"),
-                            ("pipe_multiply", "register after the products"),
-                            ("pipe_sum", "register after the block sum")):
-        group.add_argument("--" + name.replace("_", "-"), type=int,
-                           help=f"{help_text}, 0 or 1 (default: the preset's)")
-    group.add_argument("--acc-stages", type=int,
-                       help=f"pipeline registers in the accumulator, {ACC_STAGES[0]} to "
-                            f"{ACC_STAGES[-1]} (default: the preset's)")
-
-
-def config_from_args(args):
-    """The Config named by `add_config_arguments` options; ConfigError on bad values."""
-    overrides = {name: getattr(args, name) for name in ("rows", "cols", "block", "lanes", "depth",
-                                                        "pipe_unpack", "pipe_multiply", "pipe_sum",
-                                                        "acc_stages")}
-    if args.formats is not None:
-        overrides["formats"] = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    return preset(args.preset, **overrides)
+    def error(self, message):
+        match = re.fullmatch(r"(argument \S+): invalid (int|float) value: (.*)", message)
+        if match:
+            message = f"{match[1]}: must be {self._TYPES[match[2]]}, not {match[3]}"
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mxdpu", description="MX-FP8 dot-product unit: generator, golden model, regression, synthesis")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, (module_name, help_text) in VERBS.items():
@@ -85,7 +65,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # `python -m scripts.cli`: run the imported module's main, so that the verbs' UsageError is
-    # the class main catches (this file would otherwise be loaded twice, as __main__ and scripts.cli)
-    from mxdpu.scripts.cli import main as imported_main
-    sys.exit(imported_main())
+    sys.exit(main())

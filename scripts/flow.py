@@ -20,7 +20,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Shape
 
-from .cli import UsageError
+from .errors import ToolError, UsageError
 
 __all__ = ["ToolError", "TARGETS", "STAGES", "FAMILIES", "synthesize", "synthesize_fpga", "place", "place_and_route",
            "stage_of"]
@@ -92,10 +92,6 @@ FAMILIES = {
 #: nextpnr messages that mean the design is larger than the device.
 NO_FIT = re.compile(r"does not fit|not enough|no BELs remaining|Unable to (place|find a placement)|too many|"
                     r"exceeds the number of|failed to legalise|insufficient", re.IGNORECASE)
-
-
-class ToolError(UsageError):
-    """A tool is missing or failed: one line, exit status 2."""
 
 
 def tool(name):

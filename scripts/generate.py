@@ -4,7 +4,8 @@ from mxdpu.hw.axis import check_data_width
 from mxdpu.sim.axis_export import export_axis_verilog
 from mxdpu.sim.export import export_verilog
 
-from .cli import UsageError, add_config_arguments, config_from_args
+from .errors import UsageError
+from .options import add_config_arguments, config_from_args
 from .fusesoc import write_core
 
 

@@ -7,7 +7,7 @@ compares them against the file's own `d` and `flags` and exits 1 on any mismatch
 import sys
 
 from mxdpu.hw.config import REQUIRED_FORMATS, Config
-from mxdpu.scripts.cli import UsageError
+from mxdpu.scripts.errors import UsageError
 from mxdpu.verif.golden import GoldenTile
 from mxdpu.verif.kat import KatError, case_steps, read_kat, write_kat
 

@@ -9,7 +9,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 from mxdpu.hw.config import PRESETS
-from mxdpu.scripts.cli import UsageError, add_config_arguments, config_from_args
+from mxdpu.scripts.errors import UsageError
+from mxdpu.scripts.options import add_config_arguments, config_from_args
 from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
 from mxdpu.verif.stimulus import SETS

@@ -14,7 +14,8 @@ from pathlib import Path
 from mxdpu.hw.config import FORMAT_CODES
 
 from . import flow
-from .cli import UsageError, add_config_arguments, config_from_args
+from .errors import UsageError
+from .options import add_config_arguments, config_from_args
 from .synth import STAGE_METRIC, config_slug, measure, parse_targets
 
 __all__ = ["add_arguments", "run", "plan", "write_report"]

@@ -10,7 +10,8 @@ from pathlib import Path
 from mxdpu.hw.axis import AXISTop, check_data_width
 
 from . import flow
-from .cli import UsageError, add_config_arguments, config_from_args
+from .errors import UsageError
+from .options import add_config_arguments, config_from_args
 
 __all__ = ["add_arguments", "run", "measure", "config_slug", "format_tables"]
 
