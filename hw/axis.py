@@ -12,6 +12,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import ConfigError
+from .top import MXDPU
 
 __all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "AXISTop", "check_data_width", "beats"]
 
@@ -204,21 +205,16 @@ class AXISTop(wiring.Component):
         m = Module()
         config = self.config
         m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
-        m.submodules.core = core = config.create()
+        m.submodules.core = core = MXDPU(config)
         m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
+        # the payload streams carry the same bits: the layouts of the core, flat on the framers
+        wiring.connect(m, assemble.payload, core.step)
+        wiring.connect(m, core.result, serialize.payload)
         m.d.comb += [
             assemble.axis.tdata.eq(self.s_axis_tdata),
             assemble.axis.tvalid.eq(self.s_axis_tvalid),
             assemble.axis.tlast.eq(self.s_axis_tlast),
             self.s_axis_tready.eq(assemble.axis.tready),
-
-            core.step.payload.eq(assemble.payload.p),
-            core.step.valid.eq(assemble.payload.valid),
-            assemble.payload.ready.eq(core.step.ready),
-
-            serialize.payload.p.eq(core.result.payload),
-            serialize.payload.valid.eq(core.result.valid),
-            core.result.ready.eq(serialize.payload.ready),
 
             self.m_axis_tdata.eq(serialize.axis.tdata),
             self.m_axis_tvalid.eq(serialize.axis.tvalid),

@@ -8,7 +8,7 @@ from amaranth.back import verilog
 
 from mxdpu.hw.config import ConfigError
 
-__all__ = ["export_verilog", "LINT_WAIVERS"]
+__all__ = ["export_verilog", "export_component", "LINT_WAIVERS"]
 
 #: Verilator -Wall warnings that Amaranth's Verilog output raises by construction, and only those:
 LINT_WAIVERS = (
@@ -19,17 +19,26 @@ LINT_WAIVERS = (
 )
 
 
-def export_verilog(config, out_dir, top="mxdpu"):
-    """Write `out_dir/<top>.v` and `out_dir/<top>.json` (SPEC §4 manifest); return both paths.
-
-    The module name is checked before anything is elaborated or written.
-    """
+def check_top_name(top):
+    """Refuse a module name that is not a Verilog identifier, in one line."""
     if not isinstance(top, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
         raise ConfigError(f"Top must be a Verilog identifier (letters, digits, _), not {top!r}")
-    text = verilog.convert(config.create(), name=top, emit_src=False)
+
+
+def export_verilog(config, out_dir, top="mxdpu"):
+    """Write `out_dir/<top>.v` and `out_dir/<top>.json` (SPEC §4 manifest) of a configuration's
+    top level; return both paths. The module name is checked before anything is elaborated."""
+    return export_component(config.create(), config.manifest(top), out_dir, top)
+
+
+def export_component(component, manifest, out_dir, top):
+    """Write the Verilog of `component` as module `top` and its `manifest` dictionary beside it;
+    return both paths."""
+    check_top_name(top)
+    text = verilog.convert(component, name=top, emit_src=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, manifest_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
     verilog_path.write_text(text)
-    manifest_path.write_text(json.dumps(config.manifest(top), indent=2) + "\n")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return verilog_path, manifest_path
