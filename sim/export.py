@@ -8,7 +8,7 @@ from amaranth.back import verilog
 
 from mxdpu.hw.config import ConfigError
 
-__all__ = ["export_verilog", "export_component", "LINT_WAIVERS"]
+__all__ = ["export_verilog", "export_component", "check_top_name", "LINT_WAIVERS"]
 
 #: Verilator -Wall warnings that Amaranth's Verilog output raises by construction, and only those:
 LINT_WAIVERS = (
@@ -27,14 +27,14 @@ def check_top_name(top):
 
 def export_verilog(config, out_dir, top="mxdpu"):
     """Write `out_dir/<top>.v` and `out_dir/<top>.json` (SPEC §4 manifest) of a configuration's
-    top level; return both paths. The module name is checked before anything is elaborated."""
+    top level; return both paths. The module name is checked before anything is built."""
+    check_top_name(top)
     return export_component(config.create(), config.manifest(top), out_dir, top)
 
 
 def export_component(component, manifest, out_dir, top):
-    """Write the Verilog of `component` as module `top` and its `manifest` dictionary beside it;
-    return both paths."""
-    check_top_name(top)
+    """Write the Verilog of `component` as module `top` (checked by `check_top_name` before the
+    component was built) and its `manifest` dictionary beside it; return both paths."""
     text = verilog.convert(component, name=top, emit_src=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
