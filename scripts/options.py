@@ -1,8 +1,14 @@
-"""Command-line options shared by the verbs that build hardware: a preset and its overrides."""
+"""Command-line options shared by the verbs: a preset and its overrides; output paths checked
+before any work starts."""
+
+import tempfile
+from pathlib import Path
 
 from mxdpu.hw.config import ACC_STAGES, PRESETS, preset
 
-__all__ = ["add_config_arguments", "config_from_args"]
+from .errors import UsageError
+
+__all__ = ["add_config_arguments", "config_from_args", "output_file", "output_dir"]
 
 
 def add_config_arguments(parser, default_preset="dpu"):
@@ -35,3 +41,37 @@ def config_from_args(args):
     if args.formats is not None:
         overrides["formats"] = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     return preset(args.preset, **overrides)
+
+
+def output_file(path, option):
+    """Make sure a file the verb writes at the end can be written, before any work starts: its
+    folder is created, the file opened once; a UsageError naming the option if that fails."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot create its folder: {error.strerror or error}") from None
+    existed = path.exists()
+    try:
+        with open(path, "a"):  # a probe: opens as the final write will, changes nothing
+            pass
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write the file: {error.strerror or error}") from None
+    if not existed:
+        path.unlink()
+    return path
+
+
+def output_dir(path, option):
+    """Create a folder the verb writes into, before any work starts; a UsageError if it cannot."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot create the folder: {error.strerror or error}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):  # a probe: a file in the folder, removed again
+            pass
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write into the folder: {error.strerror or error}") from None
+    return path

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 from mxdpu.hw.config import PRESETS
 from mxdpu.scripts.errors import UsageError
-from mxdpu.scripts.options import add_config_arguments, config_from_args
+from mxdpu.scripts.options import add_config_arguments, config_from_args, output_file
 from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
 from mxdpu.verif.stimulus import SETS
@@ -70,6 +70,8 @@ def configurations(args):
 
 def run(args):
     sims = _list(args.sim, SIMULATORS, "Simulator")
+    if args.junit:
+        output_file(args.junit, "--junit")
     tests = _list(args.test, tuple(SETS), "Test") if args.test else None
     configs = configurations(args)
     jobs = plan(configs, sims, args.level, args.seed, tests)

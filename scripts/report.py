@@ -15,7 +15,7 @@ from mxdpu.hw.config import FORMAT_CODES
 
 from . import flow
 from .errors import UsageError
-from .options import add_config_arguments, config_from_args
+from .options import add_config_arguments, config_from_args, output_dir
 from .synth import STAGE_METRIC, config_slug, measure, parse_targets
 
 __all__ = ["add_arguments", "run", "plan", "write_report"]
@@ -274,6 +274,7 @@ def run(args):
         raise UsageError(f"Jobs must be a positive integer, not {args.jobs}")
     targets = parse_targets(args.target)
     chosen = plan(base, sweeps, int_list(args.lanes_values), args.at_lanes, args.fmax_lanes, args.wide)
+    output_dir(args.output, "--output")
     results = measure_all(chosen, targets, args.output, args.freq, args.jobs)
     path = write_report(args.output, base, chosen, results, targets)
     print(f"wrote {path} ({sum(len(c) for c in chosen.values())} rows, {len(results)} configurations)")

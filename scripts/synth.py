@@ -11,7 +11,7 @@ from mxdpu.hw.axis import AXISTop, check_data_width
 
 from . import flow
 from .errors import UsageError
-from .options import add_config_arguments, config_from_args
+from .options import add_config_arguments, config_from_args, output_dir, output_file
 
 __all__ = ["add_arguments", "run", "measure", "config_slug", "format_tables"]
 
@@ -150,12 +150,13 @@ def format_tables(result):
 def run(args):
     targets = parse_targets(args.target)
     config = config_from_args(args)
-    build_dir = Path(args.build_dir or Path("build", "synth", config_slug(config)))
+    build_dir = output_dir(args.build_dir or Path("build", "synth", config_slug(config)), "--build-dir")
+    if args.json:
+        output_file(args.json, "--json")
     result = measure(config, targets, build_dir, fmax=args.fmax, freq=args.freq,
                      axis_width=args.axis_width, ecp5_device=args.ecp5_device)
     print(format_tables(result), end="")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0

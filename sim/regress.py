@@ -17,7 +17,7 @@ from mxdpu.sim.runner import SIMULATORS, prepare, run_batch
 from mxdpu.verif.bench.job import BenchOptions
 from mxdpu.verif.stimulus import SETS, expected_results, make_stream
 
-__all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "summary_table", "failures"]
+__all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "rerun_command", "summary_table", "failures"]
 
 #: Steps per set at each level and simulator (None: the whole set). Unlisted sets use "*".
 LEVELS = {
@@ -52,6 +52,7 @@ class Job:
     sim: str
     test: str
     seed: int
+    level: str
     limit: int | None
 
     @property
@@ -63,7 +64,7 @@ class Job:
 def plan(configs, sims, level="standard", seed=1, tests=None):
     """Jobs for named configurations {name: Config} × simulators × stimulus sets, in order."""
     tests = list(SETS) if tests is None else list(tests)
-    return [Job(config, name, sim, test, seed, _limit(level, sim, test))
+    return [Job(config, name, sim, test, seed, level, _limit(level, sim, test))
             for name, config in configs.items() for sim in sims for test in tests]
 
 
@@ -102,21 +103,22 @@ def run_regression(jobs, waves=False, flip=None, progress=True):
             batch = f"{group[0].seed}-{zlib.crc32(repr(([(j.test, j.limit) for j in group], flip)).encode()):08x}"
             for job, summary in zip(group, run_batch(design, sim, work, waves, batch, bar.update)):
                 summary["config"] = config_name
-                summary["rerun"] = (f"mxdpu regress {_config_options(job)} --sim {sim} "
-                                    f"--test {job.test} --seed {job.seed}")
+                summary["rerun"] = rerun_command(job, flip)
                 summaries.append(summary)
     finally:
         bar.close()
     return summaries
 
 
-def _config_options(job):
-    from mxdpu.hw.config import PRESETS
-    if job.config_name in PRESETS and PRESETS[job.config_name] == job.config:
-        return f"--preset {job.config_name}"
-    params = job.config.parameters()
-    return " ".join(f"--{k} {','.join(v) if isinstance(v, list) else v}" for k, v in params.items()
-                    if k in ("rows", "cols", "block", "lanes", "depth", "formats"))
+def rerun_command(job, flip=None):
+    """The `mxdpu regress` command that runs this job's stream again on the same design: every
+    generator parameter, the level (it sizes the stream), the simulator, the test, the seed (and
+    the deliberately flipped result bit, if any)."""
+    params = " ".join(f"--{name.replace('_', '-')} {','.join(value) if isinstance(value, list) else value}"
+                      for name, value in job.config.parameters().items())
+    level = "" if job.level == "standard" else f" --{job.level}"
+    broken = f" --flip-result {flip[0]}:{flip[1]}" if flip else ""
+    return f"mxdpu regress {params}{level} --sim {job.sim} --test {job.test} --seed {job.seed}{broken}"
 
 
 def failures(summaries):

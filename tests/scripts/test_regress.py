@@ -2,12 +2,14 @@
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from mxdpu.hw.config import PRESETS
-from mxdpu.scripts.cli import main
-from mxdpu.sim.regress import plan, shard, summary_table
-from mxdpu.verif.stimulus import SETS
+from mxdpu.scripts.cli import build_parser, main
+from mxdpu.scripts.regress import configurations
+from mxdpu.sim.regress import plan, rerun_command, shard, summary_table
+from mxdpu.verif.stimulus import SETS, STEP_FIELDS, make_stream
 
 
 def _error_line(capsys):
@@ -100,4 +102,21 @@ def test_regress_fails_on_a_broken_design_naming_test_seed_and_first_mismatch(ca
     fail = [line for line in captured.err.splitlines() if line.startswith("FAIL")]
     assert len(fail) == 1
     assert "test kat seed" in fail[0] and "first result #0" in fail[0]
-    assert "rerun: mxdpu regress --preset dpu --sim verilator --test kat --seed 1" in fail[0]
+    rerun = fail[0].split("(rerun: ")[1].rstrip(")")
+    assert rerun.startswith("mxdpu regress --rows 1 --cols 1 --block 32 ")
+    assert rerun.endswith(" --quick --sim verilator --test kat --seed 1 --flip-result 0:31")
+
+
+@pytest.mark.parametrize("level", ["quick", "standard", "full"])
+def test_rerun_command_reproduces_the_same_design_and_stream(level):
+    config = PRESETS["tile2x2"].replace(depth=3, pipe_unpack=1, acc_stages=1, formats=("e4m3", "e5m2", "e2m1"))
+    job = plan({"custom": config}, ["icarus"], level, seed=11, tests=["random"])[0]
+    argv = rerun_command(job).split()
+    assert argv[:2] == ["mxdpu", "regress"]
+    args = build_parser().parse_args(argv[1:])
+    [(name, again)] = configurations(args).items()
+    [rerun] = plan({name: again}, args.sim.split(","), args.level, args.seed, args.test.split(","))
+    assert (rerun.config, rerun.sim, rerun.test, rerun.test_seed, rerun.limit) == \
+        (config, job.sim, job.test, job.test_seed, job.limit)
+    first, second = (make_stream(j.config, j.test, j.test_seed, j.limit) for j in (job, rerun))
+    assert all(np.array_equal(getattr(first, f), getattr(second, f)) for f in STEP_FIELDS)
