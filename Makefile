@@ -1,9 +1,10 @@
-# The two commands of the README. Each runs the idempotent set-up first.
+# The two commands of the README (demo, test), and a quick check for developers (check: the
+# suite without the slow tests). Each runs the idempotent set-up first.
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test check bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -12,7 +13,10 @@ demo: setup
 	$(PY) -m mxdpu.scripts.demo
 
 test: setup
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=10
+
+check: setup
+	$(PY) -m pytest -n 2 -m "not slow"
 
 bench: setup
 	$(VENV)/bin/mxdpu bench
