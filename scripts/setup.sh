@@ -36,17 +36,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# 3. the virtual environment and the project's pinned packages (reinstalled when pyproject changes)
+# 3. the virtual environment and the project's packages at the versions of constraints.txt
+#    (reinstalled when pyproject.toml or constraints.txt changes)
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$python" -m venv .venv
 fi
 mkdir -p "$stamp_dir"
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp_dir/pyproject" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp_dir/pyproject"
 fi
 
