@@ -1,7 +1,7 @@
 """Run the top-level cocotb bench on Icarus and Verilator.
 
-Each configuration gets its own build directory `build/sim/<key>/` (key: a hash of its
-parameters), holding the exported Verilog and manifest (`rtl/`), one
+Each configuration gets its own build directory `build/sim/<key>/` under the current directory
+(key: a hash of its parameters), holding the exported Verilog and manifest (`rtl/`), one
 simulator build per simulator (`icarus/`, `verilator/`, `*-waves/` with FST tracing) and one
 directory per test run (`runs/<sim>/<test>-<seed>/`: the job file, the simulator log, the
 summary, waves). Exports and builds take a file lock, so pytest-xdist workers and parallel
@@ -25,8 +25,10 @@ from mxdpu.verif.bench.job import check_summary, save_job
 __all__ = ["SIMULATORS", "Design", "prepare", "build", "run_batch", "BUILD_ROOT"]
 
 SIMULATORS = ("icarus", "verilator")
+#: The package's folder (the repository root in an editable install): hw/ is read from there.
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_ROOT = ROOT / "build" / "sim"
+#: Where configurations are built: build/sim under the current directory, never in the package.
+BUILD_ROOT = Path("build", "sim")
 TOP = "mxdpu"
 BENCH_MODULE = "mxdpu.verif.bench.mxdpu_bench"
 # Amaranth's Verilog has no `timescale; Icarus needs one at build time
@@ -79,7 +81,7 @@ class Design:
 def prepare(config, root=BUILD_ROOT):
     """Export a configuration's Verilog and manifest; again only when hw/ has changed (and the
     simulator builds again only when the Verilog has)."""
-    design = Design(config, Path(root) / config_key(config))
+    design = Design(config, Path(root).resolve() / config_key(config))
     stamp = design.directory / "rtl" / "hw.digest"
     with _locked(design.directory / ".export.lock"):
         digest = _hw_digest()

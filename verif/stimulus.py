@@ -9,7 +9,6 @@ public known answers, from the known-answer file itself (`Stream.expected`).
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

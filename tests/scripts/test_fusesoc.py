@@ -3,10 +3,10 @@
 import json
 import re
 
-from mxdpu.hw.config import Config
 from mxdpu.scripts.cli import main
+from tests.common import TILE_1X2_K16, config_args
 
-SMALL_ARGS = ["--rows", "1", "--cols", "2", "--block", "16", "--lanes", "8", "--depth", "2"]
+SMALL_ARGS = config_args(TILE_1X2_K16)
 
 
 def parse_capi2(text):
@@ -48,7 +48,7 @@ def scalar(text):
 def test_generate_writes_a_capi2_core_beside_the_verilog(tmp_path):
     assert main(["generate", *SMALL_ARGS, "--top", "mx1", "-o", str(tmp_path)]) == 0
     core = parse_capi2((tmp_path / "mx1.core").read_text())
-    config = Config(rows=1, cols=2, block=16, lanes=8, depth=2)
+    config = TILE_1X2_K16
     assert re.fullmatch(r"mxdpu:mxdpu:mx1:\d+\.\d+\.\d+", core["name"])
     assert f"latency {config.latency} cycles" in core["description"]
     assert core["filesets"]["rtl"] == {"files": ["mx1.v"], "file_type": "verilogSource"}

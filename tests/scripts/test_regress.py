@@ -1,5 +1,6 @@
 """`mxdpu regress`: options, sharding, the summary table, the JUnit report, the exit status."""
 
+import math
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -9,6 +10,7 @@ from mxdpu.hw.config import PRESETS
 from mxdpu.scripts.cli import build_parser, main
 from mxdpu.scripts.regress import configurations
 from mxdpu.sim.regress import plan, rerun_command, shard, summary_table
+from mxdpu.sim.runner import SIMULATORS
 from mxdpu.verif.stimulus import SETS, STEP_FIELDS, make_stream
 
 
@@ -40,12 +42,16 @@ def test_shards_partition_the_plan_deterministically():
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
-def test_levels_grow_from_quick_to_full():
-    quick, standard, full = (plan({"dpu": PRESETS["dpu"]}, ["verilator"], level) for level in
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_levels_grow_from_quick_to_full(sim):
+    quick, standard, full = (plan({"dpu": PRESETS["dpu"]}, [sim], level) for level in
                              ("quick", "standard", "full"))
-    by_test = {job.test: job.limit for job in standard}
-    for job in quick:
-        assert job.limit is None and by_test[job.test] is None or job.limit <= by_test[job.test]
+
+    def size(limit):
+        return math.inf if limit is None else limit
+    by_test = {job.test: size(job.limit) for job in standard}
+    assert all(size(job.limit) <= by_test[job.test] for job in quick)
+    assert any(size(job.limit) < by_test[job.test] for job in quick)
     assert all(job.limit is None for job in full)
 
 
@@ -85,6 +91,7 @@ def test_junit_report_lists_every_test_with_its_failure(tmp_path):
     assert cases[1].find("failure").get("message").startswith("test b seed 9")
 
 
+@pytest.mark.slow
 def test_regress_passes_known_answers_and_writes_junit(tmp_path, capsys):
     status = main(["regress", "--sim", "verilator", "--test", "kat,corners", "--quick", "--no-progress",
                    "--junit", str(tmp_path / "r.xml")])
@@ -94,6 +101,7 @@ def test_regress_passes_known_answers_and_writes_junit(tmp_path, capsys):
     assert [c.get("name") for c in ET.parse(tmp_path / "r.xml").getroot()] == ["kat", "corners"]
 
 
+@pytest.mark.slow
 def test_regress_fails_on_a_broken_design_naming_test_seed_and_first_mismatch(capsys):
     status = main(["regress", "--sim", "verilator", "--test", "kat", "--quick", "--no-progress",
                    "--flip-result", "0:31"])

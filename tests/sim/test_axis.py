@@ -6,12 +6,15 @@ import json
 import pytest
 from cocotb_tools.runner import get_results, get_runner
 
-from mxdpu.hw.config import Config
 from mxdpu.sim import runner
 from mxdpu.sim.axis_export import export_axis_verilog
+from tests.common import TILE_1X2_K16
 
-# 1 × 2 PEs, k 16, 8 lanes, 2 slots: 417-bit steps in 7 beats, 73-bit results in 2 beats
-CONFIG = Config(rows=1, cols=2, block=16, lanes=8, depth=2)
+# every test here builds and runs a simulator
+pytestmark = pytest.mark.slow
+
+# 417-bit steps in 7 beats, 73-bit results in 2 beats
+CONFIG = TILE_1X2_K16
 STEPS = 32  # per stimulus set
 RUNS = 4  # idle inserter off/on × backpressure inserter off/on
 
@@ -19,7 +22,7 @@ RUNS = 4  # idle inserter off/on × backpressure inserter off/on
 @pytest.mark.parametrize("sim", runner.SIMULATORS)
 def test_axis_top_bit_exact_with_idle_and_backpressure(sim, tmp_path):
     # the runner builds the module named runner.TOP from <dir>/rtl/<TOP>.v
-    design = runner.Design(CONFIG, runner.BUILD_ROOT / f"axis-{runner.config_key(CONFIG)}-{sim}")
+    design = runner.Design(CONFIG, runner.BUILD_ROOT.resolve() / f"axis-{runner.config_key(CONFIG)}-{sim}")
     export_axis_verilog(CONFIG, design.verilog.parent, top=runner.TOP)
     build_dir = runner.build(design, sim)
     out = tmp_path / "summaries"

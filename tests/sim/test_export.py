@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mxdpu.hw.config import PRESETS, Config, ConfigError
+from mxdpu.hw.config import PRESETS, ConfigError
 from mxdpu.sim.export import LINT_WAIVERS, export_verilog
+from tests.common import TOP_CONFIGS, config_params
 from tests.spec_manifest import check_manifest
 
-CONFIGS = {
-    "dpu": PRESETS["dpu"],
-    "r2c2_k32_depth2": Config(rows=2, cols=2, block=32, lanes=16, depth=2),
-    "k128_lanes32": Config(block=128, lanes=32),
-    "r1c2_k16_lanes4_depth1": Config(rows=1, cols=2, block=16, lanes=4, depth=1),
-}
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -37,7 +32,7 @@ def verilog_ports(text, top):
                                                      body, re.M)}
 
 
-@pytest.mark.parametrize("config", list(CONFIGS.values()), ids=list(CONFIGS))
+@config_params(TOP_CONFIGS)
 def test_export_ports_lint_and_icarus(config, tmp_path):
     verilog_path, manifest_path = export_verilog(config, tmp_path, "mxdpu")
     assert verilog_ports(verilog_path.read_text(), "mxdpu") == config.ports

@@ -276,7 +276,7 @@ class TB:
             "stalled": stalled, "cycles": self.cycle, "wall_seconds": wall,
             "steps_per_second": driver.sent / wall if wall else 0.0,
             "steps_per_cycle": (driver.sent - 1) / span if span else 0.0,
-            "expected_steps_per_cycle": 1 / self.cycles_per_step,
+            "span_cycles": span, "cycles_per_step": self.cycles_per_step,
             "first_latency": latencies[0] if latencies else None,
             "manifest_latency": self.latency,
         }
