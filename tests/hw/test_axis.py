@@ -53,7 +53,7 @@ def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed):
 def frame_beats(payload, payload_width, data_width):
     """Little-endian beats of one frame: beat j holds payload bits j·W .. j·W + W - 1."""
     mask = (1 << data_width) - 1
-    return [(payload >> (j * data_width)) & mask for j in range(beats(payload_width, data_width))]
+    return [(payload >> (j * data_width)) & mask for j in range(-(-payload_width // data_width))]
 
 
 def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed):
@@ -68,6 +68,11 @@ def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, see
 def good_frame(payload, payload_width, data_width):
     words = frame_beats(payload, payload_width, data_width)
     return [(word, int(j == len(words) - 1)) for j, word in enumerate(words)]
+
+
+@pytest.mark.parametrize("payload_width, data_width, count", [(64, 64, 1), (65, 64, 2), (417, 32, 14), (8, 4096, 1)])
+def test_beats_in_a_frame(payload_width, data_width, count):
+    assert beats(payload_width, data_width) == count
 
 
 @pytest.mark.parametrize("payload_width,data_width", [(150, 64), (64, 64), (40, 64), (17, 8)])
