@@ -1,4 +1,4 @@
-"""The cocotb test bench of the mxdpu top level, driven from its manifest alone.
+"""The cocotb test bench of the mxdpu top level, driven from its manifest and a job file.
 
 `TB` reads the manifest JSON beside the Verilog (ports, field layout, latency, cycles_per_step),
 rebuilds the `Config` from its `parameters` for packing and unpacking, and runs one loop per
