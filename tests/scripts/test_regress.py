@@ -7,7 +7,7 @@ import pytest
 from mxdpu.hw.config import PRESETS
 from mxdpu.scripts.cli import main
 from mxdpu.sim.regress import plan, shard, summary_table
-from mxdpu.verif.stimulus import SETS
+from mxdpu.verif.stimulus import sets_for
 
 
 def _error_line(capsys):
@@ -31,7 +31,7 @@ def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
 
 def test_shards_partition_the_plan_deterministically():
     jobs = plan(dict(PRESETS), ["icarus", "verilator"], "quick", seed=1)
-    assert len(jobs) == len(PRESETS) * 2 * len(SETS)
+    assert len(jobs) == sum(len(sets_for(config)) for config in PRESETS.values()) * 2
     shards = [shard(jobs, i, 3) for i in (1, 2, 3)]
     assert sorted(sum(shards, []), key=jobs.index) == jobs
     assert shard(jobs, 2, 3) == shards[1]
@@ -101,3 +101,18 @@ def test_regress_fails_on_a_broken_design_naming_test_seed_and_first_mismatch(ca
     assert len(fail) == 1
     assert "test kat seed" in fail[0] and "first result #0" in fail[0]
     assert "rerun: mxdpu regress --preset dpu --sim verilator --test kat --seed 1" in fail[0]
+
+
+def test_hif8_sets_run_only_on_builds_with_hif8(capsys):
+    hif8 = PRESETS["dpu"].replace(formats=("e4m3", "e5m2", "hif8"))
+    jobs = plan({"dpu": PRESETS["dpu"], "dpu_hif8": hif8}, ["verilator"], "full")
+    assert {job.test for job in jobs if job.config_name == "dpu"} == set(sets_for(PRESETS["dpu"]))
+    assert {"pairs_hif8_hif8_normal", "pairs_e5m2_hif8_overflow", "corners_hif8", "kat_hif8"} \
+        <= {job.test for job in jobs if job.config_name == "dpu_hif8"} - set(sets_for(PRESETS["dpu"]))
+    assert main(["regress", "--preset", "dpu", "--test", "kat_hif8"]) == 2
+    assert "Test kat_hif8 needs formats hif8, which dpu does not enable" in _error_line(capsys)
+
+
+def test_full_regression_includes_a_hif8_build():
+    from mxdpu.scripts.regress import FULL_EXTRA
+    assert any("hif8" in config.formats for config in FULL_EXTRA.values())
