@@ -83,27 +83,25 @@ class Unpack(wiring.Component):
         the exponent is then one sign-magnitude add onto a constant offset."""
         grid, out = self.grid, self.out
         x = fmt.layout(self.code)
+        top = fmt.sig_width - 1
         # |E| (at most 15: 4 bits) and E's sign, and the significand 1mmm (mantissa left-aligned)
         magnitude, negative, sig = Signal(4), Signal(), Signal(fmt.sig_width)
         denormal = Signal()
-        with m.If(x.low[6] & x.low[5]):                     # 11 eeee m
-            m.d.comb += [negative.eq(x.low[4]), magnitude.eq(Cat(x.low[1:4], 1)),
-                         sig.eq(Cat(Const(0, 2), x.low[0], 1))]
-        with m.Elif(x.low[6]):                              # 10 eee mm
-            m.d.comb += [negative.eq(x.low[4]), magnitude.eq(Cat(x.low[2:4], 1)),
-                         sig.eq(Cat(Const(0, 1), x.low[0:2], 1))]
-        with m.Elif(x.low[5]):                              # 01 ee mmm
-            m.d.comb += [negative.eq(x.low[4]), magnitude.eq(Cat(x.low[3], 1)),
-                         sig.eq(Cat(x.low[0:3], 1))]
-        with m.Elif(x.low[4]):                              # 001 e mmm
-            m.d.comb += [negative.eq(x.low[3]), magnitude.eq(1), sig.eq(Cat(x.low[0:3], 1))]
-        with m.Elif(x.low[3]):                              # 0001 mmm: E = 0
-            m.d.comb += sig.eq(Cat(x.low[0:3], 1))
-        with m.Else():                                      # 0000 MMM: 2^(M - 23), M = 0 is zero
-            m.d.comb += [denormal.eq(1), sig.eq(x.low[0:3] != 0)]
-        # offsets from elem_lsb: a normal's LSB weighs 2^(E - 3), a denormal's 2^(M - 23)
-        normal_base = -(fmt.sig_width - 1) - grid.elem_lsb
+        with m.Switch(x.low):
+            for prefix, length, w, mbits in fmt.dots:
+                with m.Case(f"{prefix:0{length}b}" + "-" * (7 - length)):
+                    m.d.comb += sig.eq(Cat(Const(0, top - mbits), x.low[:mbits], 1))
+                    if w:   # E's sign is the field's top bit; |E| = 2^(w-1) + the w-1 bits below it
+                        m.d.comb += [negative.eq(x.low[mbits + w - 1]),
+                                     magnitude.eq(Cat(x.low[mbits:mbits + w - 1], 1))]
+            with m.Default():                               # 0000 MMM: 2^(M - 23), M = 0 is zero
+                m.d.comb += [denormal.eq(1), sig.eq(x.low[:3] != 0)]
+        # offsets from elem_lsb: a normal's LSB weighs 2^(E - 3), a denormal's 2^(M - 23). One
+        # adder: base - |E| = (base - 15) + ~|E| for a negative E, and M + (denormal base).
+        normal_base = -top - grid.elem_lsb
         denormal_base = fmt.denormal_lsb - 1 - grid.elem_lsb
+        operand = Mux(denormal, x.low[:3], magnitude ^ negative.replicate(4))
+        offset = Mux(denormal, denormal_base, Mux(negative, normal_base - 15, normal_base))
         nan = x.sign & (x.low == 0)
         inf = x.low == fmt.inf_low
         m.d.comb += [
@@ -115,6 +113,5 @@ class Unpack(wiring.Component):
         with m.If(~(nan | inf)):
             m.d.comb += [
                 out.sig.eq(sig),
-                out.exp.eq(Mux(denormal, x.low[0:3] + denormal_base,
-                               Mux(negative, normal_base - magnitude, normal_base + magnitude))),
+                out.exp.eq(operand + offset),
             ]
