@@ -104,7 +104,7 @@ def test_multiply_align_specials_every_fp8_pair():
 
 
 def test_multiply_align_specials_all_formats_sampled():
-    # every pair of the six formats on the widest grid; A codes sampled, B codes all
+    # every pair of the seven formats on the widest grid; A codes sampled, B codes all
     config = Config(formats=tuple(FORMAT_CODES))
     codes = sorted(FORMAT_CODES.values())
     pairs = [(fa, fb) for fa in codes for fb in codes]
