@@ -32,3 +32,8 @@ def test_bad_element_count_is_one_line(capsys):
     assert main(["--elements", "100"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "quant_error: error: Elements must be a positive multiple of 128, not 100"
+
+
+def test_plot_is_written(tmp_path, capsys):
+    assert main(["--elements", "256", "--plot", str(tmp_path / "sqnr.png")]) == 0
+    assert (tmp_path / "sqnr.png").stat().st_size > 1000
