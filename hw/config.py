@@ -17,7 +17,7 @@ class ConfigError(ValueError):
 
 
 #: Element format names and their 3-bit codes (SPEC §1).
-FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5}
+FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5, "hif8": 6}
 #: Formats every build enables.
 REQUIRED_FORMATS = ("e4m3", "e5m2")
 BLOCK_SIZES = (16, 32, 64, 128)

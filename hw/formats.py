@@ -9,7 +9,7 @@ from amaranth.lib import data
 
 from .config import FORMAT_CODES
 
-__all__ = ["ElementFormat", "ELEMENT_FORMATS", "Grid", "unpacked_layout"]
+__all__ = ["ElementFormat", "HiFloat8", "ELEMENT_FORMATS", "Grid", "unpacked_layout"]
 
 
 class ElementFormat:
@@ -19,7 +19,10 @@ class ElementFormat:
                 "ieee" (E5M2: all-ones exponent is Inf with a zero mantissa, NaN otherwise),
                 None (no special codes).
     The integer format (INT8) has ebits = 0: two's complement times 2^-6.
+    HiF8's tapered fields are `HiFloat8`'s.
     """
+
+    tapered = False
 
     def __init__(self, name, ebits, mbits, bias, specials=None):
         self.name = name
@@ -60,7 +63,43 @@ class ElementFormat:
         return self.max_exp_field - self.bias - self.mbits + self.sig_width
 
 
-#: The six formats of SPEC §1, by name. INT8 is a sign bit and 7 more bits of two's complement.
+class HiFloat8(ElementFormat):
+    """HiF8 (SPEC §1): `S | dot | exponent | mantissa`, the dot field a prefix code for the widths.
+
+    Decoded, a normal value is a 4-bit significand `1mmm` (a 1- or 2-bit mantissa padded with
+    zeros) times 2^(E-3), E in -15..15; a denormal 2^(M-23) is significand 1 at weight M-23. So
+    significands have 4 bits, the least LSB weight is 2^-22 and every finite magnitude (at most
+    2^15) is below 2^16.
+    """
+
+    tapered = True
+    #: bits 6..0 of the element: 7 low bits and the sign
+    layout = data.StructLayout({"low": 7, "sign": 1})
+    #: The dot fields, tried in this order on bits 6..0: (prefix, length, exponent width w,
+    #: mantissa width m); none matching is a denormal `0000 MMM`.
+    dots = ((0b11, 2, 4, 1), (0b10, 2, 3, 2), (0b01, 2, 2, 3), (0b001, 3, 1, 3), (0b0001, 4, 0, 3))
+    #: bits 6..0 of ±Inf (what would be 1.5 · 2^15)
+    inf_low = 0x6F
+    #: the largest |E| and the least denormal's exponent
+    emax, denormal_lsb = 15, -22
+
+    def __init__(self):
+        super().__init__("hif8", 0, 3, None)
+
+    @property
+    def integer(self):
+        return False
+
+    @property
+    def lsb_exp(self):
+        return self.denormal_lsb
+
+    @property
+    def top_exp(self):
+        return self.emax + 1
+
+
+#: The seven formats of SPEC §1, by name. INT8 is a sign bit and 7 more bits of two's complement.
 ELEMENT_FORMATS = {f.name: f for f in (
     ElementFormat("e4m3", 4, 3, 7, "nan_all_ones"),
     ElementFormat("e5m2", 5, 2, 15, "ieee"),
@@ -68,6 +107,7 @@ ELEMENT_FORMATS = {f.name: f for f in (
     ElementFormat("e2m3", 2, 3, 1),
     ElementFormat("e2m1", 2, 1, 1),
     ElementFormat("int8", 0, 7, 0),
+    HiFloat8(),
 )}
 
 
@@ -77,7 +117,9 @@ class Grid:
     An element's exponent is carried as an unsigned offset from the smallest element LSB weight
     `elem_lsb`, so a product's weight is 2^(lsb + exp_a + exp_b) with `lsb = 2 · elem_lsb`.
     Every product magnitude is below 2^(2 · elem_top), so `width` magnitude bits hold it exactly
-    (E4M3 and E5M2 only: 2^-32 .. 2^31, 64 bits).
+    (E4M3 and E5M2 only: 2^-32 .. 2^31, 64 bits). The grid widens only with the formats that
+    need it: HiF8's denormals reach 2^-22, so with hif8 enabled products run from 2^-44 to below
+    2^32 (E5M2's 57344² is the largest; HiF8's own stay below 2^31): 76 bits.
     """
 
     def __init__(self, config):

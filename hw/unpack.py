@@ -1,6 +1,6 @@
 """Unpack: an element code and a format code to one decoded operand record."""
 
-from amaranth.hdl import Const, Module, Mux
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,6 +44,9 @@ class Unpack(wiring.Component):
 
     def _decode(self, m, fmt):
         grid, out = self.grid, self.out
+        if fmt.tapered:
+            self._decode_hif8(m, fmt)
+            return
         x = fmt.layout(self.code[:fmt.layout.size])
         m.d.comb += out.sign.eq(x.sign)
         if fmt.integer:
@@ -73,4 +76,42 @@ class Unpack(wiring.Component):
                 # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
                 out.sig.eq(x.mant | (normal << fmt.mbits)),
                 out.exp.eq(Mux(normal, x.exp, 1) + (fmt.lsb_exp - 1 - grid.elem_lsb)),
+            ]
+
+    def _decode_hif8(self, m, fmt):
+        """HiF8: a priority decode of the dot field picks where the exponent and mantissa sit;
+        the exponent is then one sign-magnitude add onto a constant offset."""
+        grid, out = self.grid, self.out
+        x = fmt.layout(self.code)
+        top = fmt.sig_width - 1
+        # |E| (at most 15: 4 bits) and E's sign, and the significand 1mmm (mantissa left-aligned)
+        magnitude, negative, sig = Signal(4), Signal(), Signal(fmt.sig_width)
+        denormal = Signal()
+        with m.Switch(x.low):
+            for prefix, length, w, mbits in fmt.dots:
+                with m.Case(f"{prefix:0{length}b}" + "-" * (7 - length)):
+                    m.d.comb += sig.eq(Cat(Const(0, top - mbits), x.low[:mbits], 1))
+                    if w:   # E's sign is the field's top bit; |E| = 2^(w-1) + the w-1 bits below it
+                        m.d.comb += [negative.eq(x.low[mbits + w - 1]),
+                                     magnitude.eq(Cat(x.low[mbits:mbits + w - 1], 1))]
+            with m.Default():                               # 0000 MMM: 2^(M - 23), M = 0 is zero
+                m.d.comb += [denormal.eq(1), sig.eq(x.low[:3] != 0)]
+        # offsets from elem_lsb: a normal's LSB weighs 2^(E - 3), a denormal's 2^(M - 23). One
+        # adder: base - |E| = (base - 15) + ~|E| for a negative E, and M + (denormal base).
+        normal_base = -top - grid.elem_lsb
+        denormal_base = fmt.denormal_lsb - 1 - grid.elem_lsb
+        operand = Mux(denormal, x.low[:3], magnitude ^ negative.replicate(4))
+        offset = Mux(denormal, denormal_base, Mux(negative, normal_base - 15, normal_base))
+        nan = x.sign & (x.low == 0)
+        inf = x.low == fmt.inf_low
+        m.d.comb += [
+            out.sign.eq(x.sign),
+            out.nan.eq(nan),
+            out.inf.eq(inf),
+            out.zero.eq(self.code == 0),
+        ]
+        with m.If(~(nan | inf)):
+            m.d.comb += [
+                out.sig.eq(sig),
+                out.exp.eq(operand + offset),
             ]

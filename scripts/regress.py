@@ -8,12 +8,15 @@ seed and the first mismatching result, with the command that reruns it.
 import sys
 import xml.etree.ElementTree as ET
 
-from mxdpu.hw.config import PRESETS
+from mxdpu.hw.config import PRESETS, REQUIRED_FORMATS
 from mxdpu.scripts.errors import UsageError
 from mxdpu.scripts.options import add_config_arguments, config_from_args, output_file
 from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
-from mxdpu.verif.stimulus import SETS
+from mxdpu.verif.stimulus import NEEDS, SETS
+
+#: What `--full` adds to the presets: the dpu with HiFloat8, where the HiF8 sets run.
+FULL_EXTRA = {"dpu_hif8": PRESETS["dpu"].replace(formats=REQUIRED_FORMATS + ("hif8",))}
 
 CONFIG_OPTIONS = ("rows", "cols", "block", "lanes", "depth", "formats")
 
@@ -57,10 +60,11 @@ def _pair(text, separator, option, what):
 
 
 def configurations(args):
-    """{name: Config} chosen by the options: --full with no configuration option means every preset."""
+    """{name: Config} chosen by the options: --full with no configuration option means every
+    preset and FULL_EXTRA."""
     explicit = any(getattr(args, name) is not None for name in CONFIG_OPTIONS)
     if args.preset is None and args.level == "full" and not explicit:
-        return dict(PRESETS)
+        return {**PRESETS, **FULL_EXTRA}
     if args.preset is None:
         args.preset = "dpu"
     config = config_from_args(args)
@@ -74,6 +78,12 @@ def run(args):
         output_file(args.junit, "--junit")
     tests = _list(args.test, tuple(SETS), "Test") if args.test else None
     configs = configurations(args)
+    for test in tests or ():
+        for name, config in configs.items():
+            missing = [f for f in NEEDS.get(test, ()) if f not in config.formats]
+            if missing:
+                raise UsageError(f"Test {test} needs formats {','.join(missing)}, which {name} does not "
+                                 f"enable (add them to --formats)")
     jobs = plan(configs, sims, args.level, args.seed, tests)
     if args.shard:
         index, count = _pair(args.shard, "/", "Shard", "I/N with 1 <= I <= N")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from mxdpu.sim.runner import SIMULATORS, prepare, run_batch
 from mxdpu.verif.bench.job import BenchOptions
-from mxdpu.verif.stimulus import SETS, expected_results, make_stream
+from mxdpu.verif.stimulus import expected_results, make_stream, sets_for
 
 __all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "rerun_command", "summary_table", "failures"]
 
@@ -62,10 +62,11 @@ class Job:
 
 
 def plan(configs, sims, level="standard", seed=1, tests=None):
-    """Jobs for named configurations {name: Config} × simulators × stimulus sets, in order."""
-    tests = list(SETS) if tests is None else list(tests)
+    """Jobs for named configurations {name: Config} × simulators × stimulus sets, in order; a
+    configuration runs only the sets whose formats it enables (`verif.stimulus.sets_for`)."""
     return [Job(config, name, sim, test, seed, level, _limit(level, sim, test))
-            for name, config in configs.items() for sim in sims for test in tests]
+            for name, config in configs.items() for sim in sims
+            for test in sets_for(config) if tests is None or test in tests]
 
 
 def shard(jobs, index, count):

@@ -16,7 +16,7 @@ from mxdpu.hw.config import FORMAT_CODES
 __all__ = [
     "Format", "FORMATS", "Decoded", "decode", "FINITE", "INF", "NAN",
     "VALUE", "KIND", "SIGN", "LSB_EXP", "SCALE_NAN",
-    "CANONICAL_NAN", "FP32_INF", "format_code", "bit_length",
+    "CANONICAL_NAN", "FP32_INF", "HIF8_DOTS", "format_code", "bit_length",
 ]
 
 #: Element kinds, as stored in `KIND`.
@@ -31,7 +31,9 @@ FP32_INF = 0x7F800000
 
 
 class Format(NamedTuple):
-    """One element format. INT8 has no exponent: ebits 0, bias None, mbits 6 fraction bits."""
+    """One element format. INT8 has no exponent: ebits 0, bias None, mbits 6 fraction bits.
+    HiF8's widths taper (`_decode_hif8`): ebits 0, bias None, and mbits 1, its mantissa width in
+    the binade of its largest values (2^15), the width SPEC §5's EVEN rounds amax to."""
     code: int
     name: str
     bits: int
@@ -51,7 +53,7 @@ def _float_format(code, name, ebits, mbits, max_finite, emax):
                   lsb_exp, int(Fraction(max_finite) / Fraction(2) ** lsb_exp))
 
 
-#: Format code -> Format, for the six codes of SPEC §1 (names from hw.config.FORMAT_CODES).
+#: Format code -> Format, for the seven codes of SPEC §1 (names from hw.config.FORMAT_CODES).
 FORMATS = {
     FORMAT_CODES["e4m3"]: _float_format(FORMAT_CODES["e4m3"], "e4m3", 4, 3, 448, 8),
     FORMAT_CODES["e5m2"]: _float_format(FORMAT_CODES["e5m2"], "e5m2", 5, 2, 57344, 15),
@@ -60,7 +62,14 @@ FORMATS = {
     FORMAT_CODES["e2m1"]: _float_format(FORMAT_CODES["e2m1"], "e2m1", 2, 1, 6, 2),
     FORMAT_CODES["int8"]: Format(FORMAT_CODES["int8"], "int8", 8, 0, 6, None, Fraction(127, 64),
                                  0, -6, 127),
+    # HiF8: every value is a multiple of its least denormal 2^-22; the largest, 2^15, is 2^37 of them
+    FORMAT_CODES["hif8"]: Format(FORMAT_CODES["hif8"], "hif8", 8, 0, 1, None, Fraction(32768), 15,
+                                 -22, 1 << 37),
 }
+
+#: HiF8's dot field (SPEC §1), tried in this order on bits 6..0: (prefix, its length, exponent
+#: width w, mantissa width m). What no prefix matches (`0000 MMM`) is a denormal.
+HIF8_DOTS = ((0b11, 2, 4, 1), (0b10, 2, 3, 2), (0b01, 2, 2, 3), (0b001, 3, 1, 3), (0b0001, 4, 0, 3))
 
 
 def format_code(name):
@@ -78,9 +87,29 @@ class Decoded(NamedTuple):
     exp: int
 
 
+def _decode_hif8(fmt, x):
+    """(kind, sign, mag) of a HiF8 byte: (-1)^S · 2^E · (1 + mant/2^m), or a denormal 2^(M-23)."""
+    sign, low = x >> 7, x & 0x7F
+    if x == 0x80:
+        return NAN, sign, 0
+    if low == 0x6F:                         # what would be 1.5 · 2^15
+        return INF, sign, 0
+    for prefix, length, w, m in HIF8_DOTS:
+        if low >> (7 - length) == prefix:
+            field = (low >> m) & ((1 << w) - 1)
+            # sign-magnitude exponent with an implicit leading 1: |E| = 2^(w-1) + the low w-1 bits
+            e = 0 if w == 0 else (1 << (w - 1)) + (field & ((1 << (w - 1)) - 1))
+            if w and field >> (w - 1):
+                e = -e
+            return FINITE, sign, ((1 << m) | (low & ((1 << m) - 1))) << (e - m - fmt.lsb_exp)
+    return FINITE, sign, 0 if low == 0 else 1 << (low - 23 - fmt.lsb_exp)
+
+
 def _decode_fields(fmt, code):
     """(kind, sign, mag) of one byte in format `fmt` (a Format)."""
     x = code & ((1 << fmt.bits) - 1)        # narrower formats ignore the high bits
+    if fmt.name == "hif8":
+        return _decode_hif8(fmt, x)
     if fmt.name == "int8":
         value = x - 256 if x & 0x80 else x
         return FINITE, int(value < 0), abs(value)
@@ -98,7 +127,7 @@ def _decode_fields(fmt, code):
 
 
 def decode(fmt_code, code):
-    """Decoded element `code` (0..255) of format `fmt_code` (0..5)."""
+    """Decoded element `code` (0..255) of format `fmt_code` (0..6)."""
     if fmt_code not in FORMATS:
         raise ValueError(f"Format code must be one of 0..{len(FORMATS) - 1}, not {fmt_code!r}")
     if not 0 <= code <= 255:
@@ -109,7 +138,7 @@ def decode(fmt_code, code):
 
 
 def _tables():
-    # 8 rows: the reserved codes 6 and 7 decode as finite zero (their steps are NaN anyway).
+    # 8 rows: the reserved code 7 decodes as finite zero (its steps are NaN anyway).
     value = np.zeros((8, 256), np.int64)
     kind = np.zeros((8, 256), np.uint8)
     sign = np.zeros((8, 256), np.bool_)

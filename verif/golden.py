@@ -5,8 +5,9 @@ A step is evaluated in two parts:
 1. `block_terms` — for each PE the exact block sum S = sum_i a_i · b_i as an integer on the grid
    of the two formats, less the trailing zeros its row and column share, with its weight
    E = sa + sb − 254 + lsb_a + lsb_b + those zeros, and the special-value facts (NaN, ±Inf,
-   invalid). One int64 matmul where the sum's bound allows; E5M2 × E5M2 sums can need 71 bits
-   and are split into two int64 limbs, falling back to Python ints when the sum is that wide.
+   invalid). One int64 matmul where the sum's bound allows; otherwise B is split into 16-bit
+   limbs (E5M2 × E5M2 sums can need 71 bits, HiF8 × HiF8 82: its grid values reach 2^37),
+   falling back to Python ints when the sum is that wide.
 2. `accumulate` — D + S · 2^E, exact (int64 when both fit a 60-bit window, Python ints
    otherwise), then one RNE rounding by `round_fp32`, the only rounder of the project's model.
 
@@ -75,9 +76,29 @@ def _enabled_mask(enabled):
 
 
 def _shared_zeros(values):
-    """Trailing zero bits shared by the nonzero grid values (|v| < 2^32) along the last axis."""
-    lowest = np.where(values == 0, 1 << 32, values & -values)   # lowest set bit; 2^32 for a zero
+    """Trailing zero bits shared by the nonzero grid values (|v| <= 2^37) along the last axis."""
+    lowest = np.where(values == 0, 1 << 38, values & -values)   # lowest set bit; 2^38 for a zero
     return bit_length(lowest.min(axis=-1)) - 1
+
+
+def _limb_matmul(a, b):
+    """a @ b exactly for int64 [N, R, k] @ [N, k, C] with |values| <= 2^37 and k <= 128.
+
+    b is split into 16-bit limbs, b = sum_j b_j · 2^(16j) (every limb but the top one unsigned,
+    the top one signed): each partial sum is below k · 2^37 · 2^16 <= 2^60. Returns (sums, wide):
+    the int64 sums (0 where a sum is not below 2^61) and {(n, r, c): Python int} for those.
+    """
+    top = max(1, int(bit_length(np.abs(b).max())))
+    n_limbs = -(-(top + 1) // 16)            # the signed top limb needs a bit for its sign
+    parts = [a @ ((b >> (16 * j)) & 0xFFFF) for j in range(n_limbs - 1)] + [a @ (b >> (16 * (n_limbs - 1)))]
+    total, fits = parts[-1], np.ones(parts[-1].shape, np.bool_)
+    for part in reversed(parts[:-1]):
+        fits &= np.abs(total) < (1 << 44)    # then total · 2^16 + part < 2^60 + 2^60
+        total = (np.where(fits, total, 0) << 16) + part
+    fits &= np.abs(total) < (1 << 61)
+    wide = {(int(n), int(r), int(c)): sum(int(p[n, r, c]) << (16 * j) for j, p in enumerate(parts))
+            for n, r, c in zip(*np.nonzero(~fits))}
+    return np.where(fits, total, 0), wide
 
 
 def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5m2")):
@@ -106,7 +127,8 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
     a_zeros, b_zeros = _shared_zeros(av), _shared_zeros(bv)
     av, bv = av >> a_zeros[..., None], bv >> b_zeros[..., None]
 
-    # |grid values| < 2^32; where k · max|a| · max|b| stays below 2^61 one int64 matmul is exact
+    # |grid values| <= 2^37 (HiF8's 2^15 in units of 2^-22; E5M2's reach 2^31); where
+    # k · max|a| · max|b| stays below 2^61 one int64 matmul is exact
     bound = np.abs(av).max(axis=(1, 2)).astype(np.float64) * np.abs(bv).max(axis=(1, 2)) * a.shape[2]
     direct = bound < 2.0 ** 61
     bt = bv.transpose(0, 2, 1)
@@ -117,12 +139,9 @@ def block_terms(a_format, b_format, a, b, a_scale, b_scale, enabled=("e4m3", "e5
         s, wide = np.zeros((n_steps, rows, cols), np.int64), {}
         s[direct] = av[direct] @ bt[direct]
         sel = np.flatnonzero(~direct)
-        # otherwise split b = hi · 2^16 + lo (both below 2^16): each partial sum is below 2^55
-        hi, lo = av[sel] @ (bt[sel] >> 16), av[sel] @ (bt[sel] & 0xFFFF)
-        fits = np.abs(hi) < (1 << 44)      # then hi · 2^16 + lo < 2^61
-        s[sel] = np.where(fits, (hi << 16) + lo, 0)
-        for i, r, c in zip(*np.nonzero(~fits)):
-            wide[(int(sel[i]) * rows + int(r)) * cols + int(c)] = (int(hi[i, r, c]) << 16) + int(lo[i, r, c])
+        s[sel], wide_sel = _limb_matmul(av[sel], bt[sel])
+        for (i, r, c), total in wide_sel.items():
+            wide[(int(sel[i]) * rows + r) * cols + c] = total
 
     e = (a_scale[:, :, None] + b_scale[:, None, :] - 254 + a_zeros[:, :, None] + b_zeros[:, None, :]
          + LSB_EXP[a_format][:, None, None] + LSB_EXP[b_format][:, None, None])

@@ -12,10 +12,13 @@ from mxdpu.hw.config import BLOCK_SIZES
 
 from .formats import FORMATS
 
-__all__ = ["PUBLIC_KAT", "KatError", "read_kat", "parse_case", "write_kat", "format_case", "case_steps"]
+__all__ = ["PUBLIC_KAT", "HIF8_KAT", "KatError", "read_kat", "parse_case", "write_kat", "format_case", "case_steps"]
 
 #: The public known answers, shipped with the package (a copy of the project's shared/kat/).
 PUBLIC_KAT = Path(__file__).resolve().parent / "kat" / "k32_public.jsonl"
+#: The project's own HiF8 known answers (answers from the golden model, checked against a
+#: Fraction reference in the tests).
+HIF8_KAT = PUBLIC_KAT.parent / "k32_hif8.jsonl"
 
 _STEP_KEYS = ("a_format", "b_format", "a", "b", "a_scale", "b_scale")
 

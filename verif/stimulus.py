@@ -14,7 +14,7 @@ import numpy as np
 
 from mxdpu.hw.config import FORMAT_CODES
 
-__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "expected_results",
+__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "NEEDS", "sets_for", "expected_results",
            "make_stream"]
 
 
@@ -253,15 +253,15 @@ def scale_pairs(config, rng, limit):
 
 # -- known answers ---------------------------------------------------------------------------
 
-def known_answers(config, rng, limit):
-    """The public known answers (k = 32, one PE): each case broadcast to every PE, its blocks
-    zero-padded to k > 32; with k < 32 only cases whose elements beyond k are +0 on both sides.
-    Expected values are the file's, not the golden model's."""
+def known_answers(config, rng, limit, path=None):
+    """The public known answers (k = 32, one PE; or the file `path`): each case broadcast to every
+    PE, its blocks zero-padded to k > 32; with k < 32 only cases whose elements beyond k are +0 on
+    both sides. Expected values are the file's, not the golden model's."""
     from mxdpu.verif.kat import PUBLIC_KAT, read_kat
     k = config.block
     builder = StreamBuilder(config)
     d, flags, slot, step = [], [], [], []
-    cases = read_kat(PUBLIC_KAT)
+    cases = read_kat(path or PUBLIC_KAT)
     for case in cases:
         steps = case["steps"]
         if any(any(s[op][k:]) for s in steps for op in ("a", "b")):
@@ -349,6 +349,12 @@ def corners(config, rng, limit):
     big = blk(*([max5, 0x7A, one5] * k)[:k])
     for x in range(80, 100):
         sa = min(254, x + 127); cases.append([(big, sa, big, x + 254 - sa, E5M2, E5M2)])
+    return _case_stream(config, cases, limit)
+
+
+def _case_stream(config, cases, limit):
+    """Cases (each a list of steps (a, sa, b, sb, fa, fb)), each a short accumulation on its own
+    slot, as far as `limit` steps allow."""
     builder = StreamBuilder(config)
     for number, case in enumerate(cases):
         if limit is not None and len(builder) + len(case) > limit:
@@ -361,9 +367,10 @@ def corners(config, rng, limit):
 
 # -- realistic data --------------------------------------------------------------------------
 
-def realistic(config, rng, limit, rule, tails, blocks=16):
+def realistic(config, rng, limit, rule, tails, blocks=16, formats=(E4M3, E5M2)):
     """Gaussian or heavy-tailed (Student t, 2 degrees of freedom) matrices quantised by the
-    golden quantiser under one scale rule and multiplied as R×C output tiles over K = blocks·k:
+    golden quantiser under one scale rule (each operand in a format drawn from `formats`) and
+    multiplied as R×C output tiles over K = blocks·k:
     `blocks` steps (fewer when `limit` is smaller) accumulate in a slot, tiles interleaved over
     the slots."""
     from mxdpu.verif.quantise import quantise
@@ -375,7 +382,7 @@ def realistic(config, rng, limit, rule, tails, blocks=16):
     for base in range(0, tiles, group):
         members = []
         for _ in range(min(group, tiles - base)):
-            fa, fb = (int(f) for f in rng.choice([E4M3, E5M2], size=2))
+            fa, fb = (int(f) for f in rng.choice(formats, size=2))
             magnitude = 2.0 ** rng.uniform(-20, 20)
             if tails == "gauss":
                 A = rng.standard_normal((R, blocks * k)) * magnitude
@@ -510,3 +517,80 @@ def make_stream(config, name, seed, limit):
     if name not in SETS:
         raise KeyError(f"Stimulus set must be one of {', '.join(SETS)}, not {name!r}")
     return SETS[name](config, np.random.default_rng(seed), limit)
+
+
+# -- HiFloat8 (format code 6): sets for builds that enable it ---------------------------------
+
+HIF8 = FORMAT_CODES["hif8"]
+
+
+def hif8_corners(config, rng, limit):
+    """HiF8's corners (SPEC §1, §2): ±Inf (0x6F/0xEF) under rules 2, 3 and 5, also from D and
+    against E5M2's; NaN 0x80; 0x00 the only zero; 32768 and the denormals at the scales that put
+    them at binary32's edges (overflow, subnormal results); then every code alone against 1.0 of
+    HiF8, E4M3 and E5M2 on either side, which crosses every dot-field boundary."""
+    k = config.block
+    one_h, one4, one5, inf5, ninf5 = 0x08, 0x38, 0x3C, 0x7C, 0xFC
+    top, least, pinf, ninf, nan = 0x6E, 0x01, 0x6F, 0xEF, 0x80
+    neg = 0x80
+
+    def blk(*codes):
+        return list(codes) + [0] * (k - len(codes))
+
+    H = HIF8
+    cases = [
+        [(blk(pinf, ninf), 127, blk(one_h, one_h), 127, H, H)],                      # rule 2
+        [(blk(pinf), 127, blk(one_h), 127, H, H), (blk(ninf), 127, blk(one_h), 127, H, H)],
+        [(blk(pinf), 127, blk(one5), 127, H, E5M2), (blk(inf5), 127, blk(one_h | neg), 127, E5M2, H)],
+        [(blk(pinf, ninf5), 127, blk(one_h, one5), 127, H, E5M2)],
+        [(blk(pinf), 127, blk(0), 127, H, E4M3)],                                    # rule 3
+        [(blk(0, ninf), 127, blk(ninf, 0), 127, H, H)],
+        [(blk(pinf, nan), 127, blk(0, one_h), 127, H, H)],
+        [(blk(nan), 127, blk(one_h), 127, H, H)],                                    # rule 4
+        [(blk(nan, pinf), 127, blk(one5, one5), 127, H, E5M2)],
+        [(blk(), 0xFF, blk(), 127, H, H)],
+        [(blk(pinf, top), 127, blk(one_h, top), 127, H, H)],                         # rule 5
+        [(blk(ninf), 127, blk(one4), 127, H, E4M3), (blk(top), 254, blk(top), 254, H, H)],
+        [(blk(top, top | neg), 127, blk(top, top), 127, H, H)],                      # exact +0
+        [(blk(least | neg), 0, blk(least), 0, H, H)],                                 # rounds to -0
+        [(blk(*[top] * k), 254, blk(*[top] * k), 254, H, H)],                        # overflow
+        [(blk(*[top] * k), 127, blk(*[top] * k), 127, H, H)],
+        [(blk(*[least] * k), 254, blk(*[least] * k), 254, H, H)],
+        [(blk(*[top] * k), 127, blk(*[least] * k), 127, H, H)],
+        [(blk(*[top, least] * (k // 2)), 127, blk(*[top, top | neg] * (k // 2)), 127, H, H)],
+    ]
+    # the least products (2^-44) swept through the binary32 subnormal range; 32768² to overflow
+    for x in range(-120, -90, 2):
+        sa = max(0, x + 127); cases.append([(blk(*[least] * k), sa, blk(least, 0x07), x + 254 - sa, H, H)])
+    for x in range(90, 100):
+        sa = min(254, x + 127); cases.append([(blk(*[top] * k), sa, blk(top, 0x66), x + 254 - sa, H, H)])
+    for code in range(256):
+        cases.append([(blk(code), 127, blk(one_h), 127, H, H)])
+        cases.append([(blk(one4), 127, blk(code), 127, E4M3, H)])
+        cases.append([(blk(code), 100, blk(one5), 140, H, E5M2)])
+    return _case_stream(config, cases, limit)
+
+
+def _hif8_sets():
+    from mxdpu.verif.kat import HIF8_KAT
+    sets = {"kat_hif8": lambda c, r, n: known_answers(c, r, n, HIF8_KAT), "corners_hif8": hif8_corners}
+    for fa, fb in ((HIF8, HIF8), (HIF8, E4M3), (E4M3, HIF8), (HIF8, E5M2), (E5M2, HIF8)):
+        for regime in REGIMES:
+            sets[f"pairs_{_name(fa)}_{_name(fb)}_{regime}"] = (
+                lambda c, r, n, fa=fa, fb=fb, regime=regime: operand_pairs(c, r, n, fa, fb, regime))
+    for tails in ("gauss", "heavy"):
+        for rule in ("floor", "ceil", "rceil", "even"):
+            sets[f"{tails}_hif8_{rule}"] = (lambda c, r, n, rule=rule, tails=tails:
+                                            realistic(c, r, n, rule, tails, formats=(HIF8, HIF8, E4M3, E5M2)))
+    return sets
+
+
+_HIF8_SETS = _hif8_sets()
+SETS.update(_HIF8_SETS)
+#: Sets that need formats beyond the required two: name -> the format names they need.
+NEEDS = dict.fromkeys(_HIF8_SETS, ("hif8",))
+
+
+def sets_for(config):
+    """Names of the sets a configuration runs: every set whose formats it enables."""
+    return [name for name in SETS if set(NEEDS.get(name, ())) <= set(config.formats)]

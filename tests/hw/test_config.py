@@ -56,7 +56,7 @@ def test_formats_always_include_e4m3_e5m2_in_code_order():
     (dict(lanes=5), "Lanes must divide the block size 32 (1, 2, 4, 8, 16, 32), not 5"),
     (dict(depth=0), "Depth must be an integer from 1 to 256, not 0"),
     (dict(rows=0), "Rows must be an integer from 1 to 16, not 0"),
-    (dict(formats=("e4m3", "fp16")), "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, not fp16"),
+    (dict(formats=("e4m3", "fp16")), "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not fp16"),
 ])
 def test_invalid_parameter_refused_in_one_line(params, message):
     with pytest.raises(ConfigError) as info:

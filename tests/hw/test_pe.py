@@ -84,9 +84,7 @@ def check_pairs(grid, out, a_codes):
         b = np.tile(np.arange(256), len(a_codes))
         n = len(a)
         terms = block_terms(np.full(n, fa), np.full(n, fb), a.reshape(n, 1, 1), b.reshape(n, 1, 1),
-                            np.full((n, 1), 127), np.full((n, 1), 127), enabled=("e4m3", "e5m2",
-                                                                                  "e3m2", "e2m3",
-                                                                                  "e2m1", "int8"))
+                            np.full((n, 1), 127), np.full((n, 1), 127), enabled=tuple(FORMAT_CODES))
         shift = int(LSB_EXP[fa]) + int(LSB_EXP[fb]) - grid.lsb
         for j, a_code in enumerate(a_codes):
             for b_code in range(256):
@@ -106,7 +104,7 @@ def test_multiply_align_specials_every_fp8_pair():
 
 
 def test_multiply_align_specials_all_formats_sampled():
-    # every pair of the six formats on the widest grid; A codes sampled, B codes all
+    # every pair of the seven formats on the widest grid; A codes sampled, B codes all
     config = Config(formats=tuple(FORMAT_CODES))
     codes = sorted(FORMAT_CODES.values())
     pairs = [(fa, fb) for fa in codes for fb in codes]

@@ -1,5 +1,7 @@
 """Unpack against the golden model's decode tables: every code of every format code."""
 
+from fractions import Fraction
+
 import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
@@ -34,7 +36,8 @@ def decode_all(config):
     return grid, decoded
 
 
-@pytest.mark.parametrize("formats", [ALL_FORMATS, ("e4m3", "e5m2")], ids=["all_formats", "fp8_only"])
+@pytest.mark.parametrize("formats", [ALL_FORMATS, ("e4m3", "e5m2"), ("e4m3", "e5m2", "hif8")],
+                         ids=["all_formats", "fp8_only", "fp8_hif8"])
 def test_unpack_every_code_of_every_format(formats):
     config = Config(formats=formats)
     grid, decoded = decode_all(config)
@@ -68,3 +71,17 @@ def test_grid_bounds_every_product_of_all_formats():
     assert grid.lsb == 2 * min(f.lsb_exp for f in FORMATS.values())
     largest = max(f.max_finite for f in FORMATS.values())
     assert largest * largest < 2 ** (grid.lsb + grid.width)
+
+
+def test_grid_with_hif8_spans_2_pow_minus_44_to_2_pow_32():
+    # HiF8's denormal 2^-22 squared is the least product; E5M2's 57344^2 < 2^32 still the largest
+    grid = Grid(Config(formats=("e4m3", "e5m2", "hif8")))
+    assert (grid.elem_lsb, grid.lsb, grid.width, grid.sig_width) == (-22, -44, 76, 4)
+    hif8 = FORMATS[FORMAT_CODES["hif8"]]
+    assert hif8.max_finite ** 2 < 2 ** 31 and Fraction(2) ** (2 * hif8.lsb_exp) == Fraction(2) ** grid.lsb
+
+
+def test_hif8_code_without_hif8_is_nan():
+    grid, decoded = decode_all(Config())
+    assert grid.lsb == -32          # the grid does not widen for a format the build lacks
+    assert {decoded[FORMAT_CODES["hif8"], code][2:4] for code in range(256)} == {(1, 0)}

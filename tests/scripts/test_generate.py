@@ -30,7 +30,8 @@ def test_generate_top_name(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--lanes", "5"], "Lanes must divide the block size 32 (1, 2, 4, 8, 16, 32), not 5"),
     (["--depth", "0"], "Depth must be an integer from 1 to 256, not 0"),
-    (["--formats", "e4m3,fp16"], "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, not fp16"),
+    (["--formats", "e4m3,fp16"], "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not fp16"),
+    (["--formats", "e4m3,e5m2,hif9"], "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not hif9"),
     (["--pipe-sum", "2"], "Pipe sum must be 0 or 1, not 2"),
     (["--acc-stages", "4"], "Acc stages must be an integer from 0 to 3, not 4"),
     (["--top", "9x"], "Top must be a Verilog identifier (letters, digits, _), not '9x'"),

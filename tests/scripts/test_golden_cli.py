@@ -133,3 +133,10 @@ def test_empty_file_exits_2(tmp_path, capsys):
     path.write_text("\n")
     assert main(["golden", "--check", str(path)]) == 2
     assert capsys.readouterr().err == f"mxdpu golden: error: {path}: no cases\n"
+
+
+def test_check_passes_the_hif8_known_answers_with_hif8_enabled(capsys):
+    from mxdpu.verif.kat import HIF8_KAT
+    assert main(["golden", "--check", str(HIF8_KAT), "--formats", "e4m3,e5m2,hif8"]) == 0
+    assert capsys.readouterr().out.startswith("25 cases, 0 mismatches")
+    assert main(["golden", "--check", str(HIF8_KAT)]) == 1     # without hif8: NaN with invalid

@@ -11,7 +11,7 @@ from mxdpu.scripts.cli import build_parser, main
 from mxdpu.scripts.regress import configurations
 from mxdpu.sim.regress import plan, rerun_command, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
-from mxdpu.verif.stimulus import SETS, STEP_FIELDS, make_stream
+from mxdpu.verif.stimulus import STEP_FIELDS, make_stream, sets_for
 
 
 def _error_line(capsys):
@@ -35,7 +35,7 @@ def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
 
 def test_shards_partition_the_plan_deterministically():
     jobs = plan(dict(PRESETS), ["icarus", "verilator"], "quick", seed=1)
-    assert len(jobs) == len(PRESETS) * 2 * len(SETS)
+    assert len(jobs) == sum(len(sets_for(config)) for config in PRESETS.values()) * 2
     shards = [shard(jobs, i, 3) for i in (1, 2, 3)]
     assert sorted(sum(shards, []), key=jobs.index) == jobs
     assert shard(jobs, 2, 3) == shards[1]
@@ -128,3 +128,18 @@ def test_rerun_command_reproduces_the_same_design_and_stream(level):
         (config, job.sim, job.test, job.test_seed, job.limit)
     first, second = (make_stream(j.config, j.test, j.test_seed, j.limit) for j in (job, rerun))
     assert all(np.array_equal(getattr(first, f), getattr(second, f)) for f in STEP_FIELDS)
+
+
+def test_hif8_sets_run_only_on_builds_with_hif8(capsys):
+    hif8 = PRESETS["dpu"].replace(formats=("e4m3", "e5m2", "hif8"))
+    jobs = plan({"dpu": PRESETS["dpu"], "dpu_hif8": hif8}, ["verilator"], "full")
+    assert {job.test for job in jobs if job.config_name == "dpu"} == set(sets_for(PRESETS["dpu"]))
+    assert {"pairs_hif8_hif8_normal", "pairs_e5m2_hif8_overflow", "corners_hif8", "kat_hif8"} \
+        <= {job.test for job in jobs if job.config_name == "dpu_hif8"} - set(sets_for(PRESETS["dpu"]))
+    assert main(["regress", "--preset", "dpu", "--test", "kat_hif8"]) == 2
+    assert "Test kat_hif8 needs formats hif8, which dpu does not enable" in _error_line(capsys)
+
+
+def test_full_regression_includes_a_hif8_build():
+    from mxdpu.scripts.regress import FULL_EXTRA
+    assert any("hif8" in config.formats for config in FULL_EXTRA.values())

@@ -1,5 +1,5 @@
 """Independent references: one PE step in `fractions.Fraction`, written from SPEC §2, and the
-ml_dtypes types the element formats are checked against.
+ml_dtypes (and en_dtypes, for HiF8) types the element formats are checked against.
 
 The step shares nothing with verif/golden.py: elements come from `verif.formats.decode` (itself
 checked against ml_dtypes in test_formats.py), the sum is a Fraction, and the binary32 rounding
@@ -9,14 +9,16 @@ is done here by value and encoded through Python's own float/struct.
 import struct
 from fractions import Fraction
 
+import en_dtypes
 import ml_dtypes
 
 from mxdpu.verif.formats import FORMATS, decode
 
-#: The independent decoders of the OCP formats (INT8 has none: two's complement / 64).
+#: The independent decoders of the OCP formats and of HiF8 (INT8 has none: two's complement / 64).
 ML_DTYPES = {
     "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
     "e3m2": ml_dtypes.float6_e3m2fn, "e2m3": ml_dtypes.float6_e2m3fn, "e2m1": ml_dtypes.float4_e2m1fn,
+    "hif8": en_dtypes.hifloat8,
 }
 
 NAN_BITS = 0x7FC00000

@@ -1,7 +1,9 @@
-"""verif/formats.py: every code of every format against ml_dtypes (INT8 against two's complement)."""
+"""verif/formats.py: every code of every format against ml_dtypes (HiF8 against en_dtypes, INT8
+against two's complement)."""
 
 from fractions import Fraction
 
+import en_dtypes
 import ml_dtypes
 import numpy as np
 import pytest
@@ -54,7 +56,8 @@ def test_format_record_matches_its_codes(name):
     assert max(finite) == f.max_finite == Fraction(f.max_mag) * Fraction(2) ** f.lsb_exp
     assert Fraction(2) ** f.emax <= f.max_finite < Fraction(2) ** (f.emax + 1)
     if name != "int8":
-        assert max(finite) == Fraction(float(ml_dtypes.finfo(ML_DTYPES[name]).max))
+        finfo = en_dtypes.finfo if name == "hif8" else ml_dtypes.finfo
+        assert max(finite) == Fraction(float(finfo(ML_DTYPES[name]).max))
 
 
 def test_bit_length_matches_python_near_powers_of_two():
@@ -63,8 +66,8 @@ def test_bit_length_matches_python_near_powers_of_two():
 
 
 def test_decode_refuses_bad_codes():
-    with pytest.raises(ValueError, match="Format code must be one of 0..5, not 6"):
-        decode(6, 0)
+    with pytest.raises(ValueError, match="Format code must be one of 0..6, not 7"):
+        decode(7, 0)
     with pytest.raises(ValueError, match="Element code must be a byte 0..255, not 256"):
         decode(0, 256)
 
@@ -87,3 +90,14 @@ def test_every_e8m0_scale_code_scales_as_ml_dtypes_does():
         assert pe_step(0, 0, block, block, 127, code, 0) == (d_bits, flags), code
         checked += 1
     assert checked == 256
+
+
+def test_hif8_specials_and_extremes():
+    """SPEC §1: 0x00 the only zero, 0x80 the only NaN, 0x6F / 0xEF ±Inf, 32768 and 2^-22 its extremes."""
+    hif8 = FORMAT_CODES["hif8"]
+    kinds = [decode(hif8, c).kind for c in range(256)]
+    assert [c for c, k in enumerate(kinds) if k == "nan"] == [0x80]
+    assert [(c, decode(hif8, c).sign) for c, k in enumerate(kinds) if k == "inf"] == [(0x6F, 0), (0xEF, 1)]
+    assert [c for c in range(256) if kinds[c] == "finite" and decode(hif8, c).mag == 0] == [0x00]
+    value = {c: Fraction(decode(hif8, c).mag) * Fraction(2) ** decode(hif8, c).exp for c in (0x6E, 0x01, 0x08)}
+    assert value == {0x6E: 32768, 0x01: Fraction(1, 2 ** 22), 0x08: 1}

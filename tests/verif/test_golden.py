@@ -26,13 +26,13 @@ def _finite_codes(fmt):
 def _element_block(rng, fmt, k):
     """k codes of `fmt` drawn from one of several shapes of block."""
     kind = rng.integers(0, 6)
-    if kind == 0 or fmt > 5:                           # raw bytes, specials and high bits included
+    if kind == 0 or fmt > 6:                           # raw bytes, specials and high bits included
         return rng.integers(0, 256, k)
     finite = _finite_codes(fmt)
     codes = rng.choice(finite, k)
     if kind == 1:                                      # sparse: mostly zeros
-        codes[rng.random(k) < 0.85] = rng.choice([0, 0x80 if fmt != 5 else 0])
-    elif kind == 2:                    # the largest magnitudes and the smallest (wide E5M2 sums)
+        codes[rng.random(k) < 0.85] = rng.choice([0, 0x80 if fmt < 5 else 0])   # -0: none in INT8, HiF8
+    elif kind == 2:              # the largest magnitudes and the smallest (wide E5M2, HiF8 sums)
         top = finite[np.argsort([abs(decode(fmt, int(c)).mag) for c in finite])][-4:]
         codes = rng.choice(top, k)
         codes[rng.integers(0, k)] = 1
@@ -72,7 +72,7 @@ def _accumulator(rng, block_value):
 
 def _block_value(fmt_a, fmt_b, a, b, sa, sb):
     """Exact finite block value, or None when a special or a disabled format is involved."""
-    if fmt_a > 5 or fmt_b > 5 or 255 in (sa, sb):
+    if fmt_a > 6 or fmt_b > 6 or 255 in (sa, sb):
         return None
     total = 0
     for x, y in zip(a, b):
@@ -95,10 +95,10 @@ def _random_steps(rng, n, k, formats):
 
 
 # every block size, with every format enabled and with only the required two (rule 1); formats
-# are drawn from the list: 6 is reserved, 2 and 5 are not enabled in the second set
+# are drawn from the list: 7 is reserved, 2, 5 and 6 are not enabled in the second set
 GROUPS = [(k, enabled, fmts) for k in (16, 32, 64, 128)
-          for enabled, fmts in ((ALL_FORMATS, (0, 1, 2, 3, 4, 5, 6)),
-                                (("e4m3", "e5m2"), (0, 1, 0, 1, 0, 1, 0, 1, 2, 5)))]
+          for enabled, fmts in ((ALL_FORMATS, (0, 1, 2, 3, 4, 5, 6, 6, 7)),
+                                (("e4m3", "e5m2"), (0, 1, 0, 1, 0, 1, 0, 1, 2, 5, 6)))]
 
 
 @pytest.mark.parametrize("k, enabled, formats", GROUPS)
@@ -279,10 +279,12 @@ def test_swapping_a_and_b_changes_nothing(a, b, sa, sb, d):
 
 
 def _negate(fmt, code):
-    """The code of -x; for INT8 two's complement (-128 has none: None)."""
+    """The code of -x; for INT8 two's complement (-128 has none: None); HiF8 has no -0 (None)."""
     f = FORMATS[fmt]
     if f.name == "int8":
         return None if code == 0x80 else (-code) & 0xFF
+    if f.name == "hif8" and code & 0x7F == 0:
+        return None if code == 0 else code
     return code ^ (1 << (f.bits - 1))
 
 
@@ -299,3 +301,58 @@ def test_negating_a_and_d_negates_the_result(a, b, sa, sb, d):
     else:
         expected = bits ^ 0x80000000
     assert _step((a[0], negated), b, sa, sb, d ^ 0x80000000) == (expected, flags)
+
+
+HIF8 = FORMAT_CODES["hif8"]
+
+
+@pytest.mark.parametrize("k", [16, 32, 128])
+def test_hif8_with_every_format_matches_fraction_reference(k):
+    """HiF8 on one operand (or both) and any format on the other: random blocks, its largest
+    values (sums beyond 61 bits) and its denormals (products down to 2^-44)."""
+    rng = np.random.default_rng(k + 600)
+    steps = []
+    for n in range(600):
+        other = int(rng.choice([0, 1, 2, 3, 4, 5, 6]))
+        fa, fb = (HIF8, other) if n % 2 else (other, HIF8)
+        a, b = _element_block(rng, fa, k), _element_block(rng, fb, k)
+        if n % 5 == 0:                          # only denormals and the least normals of HiF8
+            tiny = rng.choice([0x01, 0x02, 0x07, 0x81, 0x87, 0x7E, 0xFE, 0x7F], k)
+            a, b = (tiny, b) if fa == HIF8 else (a, tiny)
+        sa, sb = _scale(rng), _scale(rng)
+        steps.append((fa, fb, a, b, sa, sb, _accumulator(rng, _block_value(fa, fb, a, b, sa, sb))))
+    fa, fb, a, b, sa, sb, d = (np.array(column) for column in zip(*steps))
+    terms = block_terms(fa, fb, a[:, None, :], b[:, None, :], sa[:, None], sb[:, None], ALL_FORMATS)
+    assert terms["wide"], "no step reached the Python-int path"
+    bits, flags = accumulate(d.astype(np.uint32), *(terms[key].reshape(-1) for key in
+                                                   ("S", "E", "nan", "invalid", "pinf", "ninf")),
+                             wide=terms["wide"])
+    checked = 0
+    for n, step in enumerate(steps):
+        assert (int(bits[n]), int(flags[n])) == reference_step(*step, ALL_FORMATS), f"step {n}: {step}"
+        checked += 1
+    assert checked == 600
+
+
+@pytest.mark.parametrize("d", [0, 0x80000000, 0x00000001, 0x7F7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000])
+def test_hif8_corner_blocks_match_fraction_reference(d):
+    """k = 128 blocks of HiF8's extremes: ±32768 (0x6E/0xEE) squared, the least denormal 2^-22
+    (0x01) squared, ±Inf (0x6F/0xEF) against nonzero and zero, NaN (0x80), at the extreme scales."""
+    k = 128
+    blocks = {
+        "max_squared": ([0x6E] * k, [0x6E] * k),
+        "max_cancel": ([0x6E] * k, [0x6E] * 64 + [0xEE] * 63 + [0x01]),
+        "least_squared": ([0x01] * k, [0x01] * k),
+        "max_times_least": ([0x6E] * k, [0x01] * k),
+        "plus_inf": ([0x6F] + [0x6E] * (k - 1), [0x08] * k),
+        "inf_times_inf": ([0x6F, 0xEF] + [0] * (k - 2), [0x08] * k),
+        "inf_times_zero": ([0x6F] + [0x08] * (k - 1), [0x00] + [0x08] * (k - 1)),
+        "nan": ([0x80] + [0x08] * (k - 1), [0x08] * k),
+    }
+    checked = 0
+    for name, (a, b) in blocks.items():
+        for sa, sb in ((127, 127), (0, 0), (254, 254), (0, 254), (255, 127)):
+            expected = reference_step(HIF8, HIF8, a, b, sa, sb, d, ALL_FORMATS)
+            assert pe_step(HIF8, HIF8, a, b, sa, sb, d, enabled=ALL_FORMATS) == expected, (name, sa, sb)
+            checked += 1
+    assert checked == 40
