@@ -83,3 +83,21 @@ def test_shipped_known_answers_equal_the_shared_ones():
     assert shipped == sorted(p.name for p in SHARED_KAT.iterdir())
     for name in shipped:
         assert (PUBLIC.parent / name).read_bytes() == (SHARED_KAT / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("mode", ["turbo", 1, None])
+def test_unknown_mode_names_line_and_allowed_modes(mode):
+    case = json.loads(_line())
+    case["steps"][0]["mode"] = mode
+    with pytest.raises(KatError, match=f"line 4: step 0: mode must be one of exact, blackwell, hopper, not {mode!r}"):
+        parse_case(json.dumps(case), 4)
+
+
+def test_mode_key_round_trips_and_reaches_the_step():
+    case = json.loads(_line())
+    case["steps"][0]["mode"] = "hopper"
+    parsed = parse_case(json.dumps(case), 1)
+    assert parsed["steps"][0]["mode"] == "hopper"
+    assert parse_case(format_case(parsed), 1) == parsed
+    assert case_steps(parsed)[0]["mode"] == 2
+    assert case_steps(parse_case(_line(), 1))[0]["mode"] == 0      # absent: exact
