@@ -8,9 +8,11 @@ accumulators) and compares, bit for bit, `verif.modes.vendor_steps` with
 instruction, with mmasim's instruction class (`TCGen05MMABlockScale` mxf8f6f4 for blackwell,
 `WGMMA` m64nNk32 for hopper). It prints a table and exits 1 on any mismatch.
 
-With `--vectors FILE` it also writes known-answer cases (JSON lines with `mode` keys) whose `d`
-is mmasim's answer, chained over chunks and steps; `make test` checks the golden model against
-them without PyTorch. They carry no `flags`: mmasim computes none.
+It then draws whole steps (k = 16 to 128, 1 to 3 steps from +0, modes mixed), chains them
+through mmasim (`MMA_ST_FDPA.dpa`, step after step) and checks GoldenTile on them. With
+`--vectors FILE` it writes those as known-answer cases (JSON lines with `mode` keys) whose `d` is
+mmasim's answer; `make test` checks the golden model against them without PyTorch. They carry no
+`flags`: mmasim computes none.
 """
 
 import sys
@@ -19,6 +21,7 @@ import time
 import numpy as np
 
 from mxdpu.scripts.cli import UsageError
+from mxdpu.scripts.golden import compute
 from mxdpu.verif.formats import FORMATS, KIND, FINITE, VALUE, LSB_EXP
 from mxdpu.verif.kat import write_kat
 from mxdpu.verif.modes import CHUNK, MODES, VENDOR_MODES, mode_code, vendor_steps
@@ -149,6 +152,8 @@ class MMASim:
         except ImportError as error:
             raise UsageError(f"mmasim or torch is missing ({error.name}); run `make crosscheck`, "
                              f"which installs the crosscheck extra") from None
+        # one thread: on a small shared machine torch's thread pool makes these small ops ~10x slower
+        torch.set_num_threads(1)
         self.torch, self.fdpa, self.helper = torch, fdpa, helper
         self.tcgen05, self.wgmma = TCGen05MMABlockScale, WGMMA
         self.dtype = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
@@ -288,9 +293,15 @@ def run(args):
         print("| " + " | ".join(str(x) for x in row) + " |")
     for line in lines[:SHOWN_MISMATCHES * 2]:
         print(line)
+    # whole steps (k up to 128, chained over chunks and 1-3 steps, modes mixed) on their own stream,
+    # so that the --vectors file depends on --seed and --vector-cases only
+    cases = known_answer_cases(sim, np.random.default_rng([args.seed, 1]), args.vector_cases)
+    answers = compute(cases, ENABLED)
+    chained_wrong = [case["name"] for case, (d, _) in zip(cases, answers) if d != case["d"]]
+    total_wrong += len(chained_wrong)
+    print(f"whole steps chained through mmasim: {len(cases)} cases, {len(chained_wrong)} mismatches"
+          + (f" ({', '.join(chained_wrong[:SHOWN_MISMATCHES])})" if chained_wrong else ""))
     if args.vectors:
-        # their own stream, so that the file depends on --seed and --vector-cases only
-        cases = known_answer_cases(sim, np.random.default_rng([args.seed, 1]), args.vector_cases)
         try:
             with open(args.vectors, "w", encoding="utf-8") as file:
                 write_kat(cases, file)
