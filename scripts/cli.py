@@ -21,6 +21,7 @@ VERBS = {
     "synth": ("mxdpu.scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
     "report": ("mxdpu.scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
     "crosscheck": ("mxdpu.scripts.crosscheck", "vendor accumulation modes of the golden model against MMA-Sim"),
+    "fidelity": ("mxdpu.scripts.fidelity", "dot-product error of each accumulation mode against K, table and plot"),
 }
 
 
