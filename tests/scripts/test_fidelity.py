@@ -48,12 +48,22 @@ def test_relative_error_of_exact_results_is_zero_and_of_halved_results_one_half(
     assert relative_errors(bits, exact).tolist() == [0.0, 0.0]          # a zero exact value is skipped
     halved = np.array([0.375, -2.5, 1.0], np.float32).view(np.uint32)
     assert relative_errors(halved, exact).tolist() == [0.5, 0.5]
+    assert relative_errors(halved, exact, [Fraction(3, 2), Fraction(10), Fraction(4)]).tolist() == [0.25, 0.25, 0.25]
+
+
+def test_magnitude_sums_bound_the_exact_sums():
+    rng = np.random.default_rng(5)
+    qa, sa, qb, sb = _quantised(rng, "e5m2", 8, BLOCK)
+    exact = exact_prefixes("e5m2", qa, sa, qb, sb, (BLOCK,))[BLOCK]
+    norm = exact_prefixes("e5m2", qa, sa, qb, sb, (BLOCK,), magnitudes=True)[BLOCK]
+    assert all(abs(e) <= n for e, n in zip(exact, norm)) and any(abs(e) < n for e, n in zip(exact, norm))
 
 
 def test_small_run_writes_table_and_plot(tmp_path, capsys):
     assert main(["fidelity", "--rows", "4", "--max-k", "256", "-o", str(tmp_path)]) == 0
     table = (tmp_path / "fidelity.md").read_text().splitlines()
-    assert len(table) == 4 + 3 * 2 * 2                  # title, blank, header, rule; data x format x K
+    # per metric: title, blank, header, rule, data x format x K rows; a blank line between
+    assert len(table) == 2 * (4 + 3 * 2 * 2) + 1
     assert (tmp_path / "fidelity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"wrote {tmp_path / 'fidelity.md'}")
 
