@@ -160,7 +160,12 @@ class VendorChunk(wiring.Component):
         for i, (e, sig, sign, sig_frac) in enumerate(terms):
             distance = Signal(exp_shape, name=f"distance{i}")
             t = Signal(window, name=f"t{i}")
-            m.d.comb += [distance.eq(e_max - e), t.eq((sig << (_F - sig_frac)) >> distance)]
+            # a term `window` or more places below e_max truncates to 0: the shifter needs only
+            # log2(window) stages, not one per bit of the exponent distance
+            m.d.comb += [
+                distance.eq(e_max - e),
+                t.eq(Mux(distance >= window, 0, (sig << (_F - sig_frac)) >> distance[:window.bit_length()])),
+            ]
             kept = Mux(hopper, t & hopper_mask, t)
             total = total + Mux(sign, -kept, kept)
         z = Signal(sum_shape)
