@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from mxdpu.hw.config import Config
 from mxdpu.hw.vendor import VendorChunk
-from mxdpu.scripts.crosscheck import random_chunks
+from mxdpu.verif.stimulus import random_chunks
 from mxdpu.verif.modes import MODE_CODES, vendor_steps
 
 ALL_MODE_FORMATS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mxdpu.hw.config import Config
-from mxdpu.scripts.crosscheck import random_chunks
+from mxdpu.verif.stimulus import random_chunks
 from mxdpu.verif.golden import INEXACT, INVALID, OVERFLOW, GoldenTile, pe_step
 from mxdpu.verif.modes import MODE_CODES, VENDOR_NAN, vendor_step, vendor_steps
 from tests.verif.exact_reference import NAN_BITS, reference_step
