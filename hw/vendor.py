@@ -97,10 +97,10 @@ class VendorChunk(wiring.Component):
                         if name in self.modes else Const(0)) for name in VENDOR_MODE_CODES}
         m.d.comb += allowed.eq(Mux(hopper, takes["hopper"], takes["blackwell"]))
 
-        # Exponents as unsigned offsets from 2·elem_lsb − 254 (the smallest product LSB at the
-        # smallest scales): Unpack's exp is the significand LSB's offset from elem_lsb, so a
-        # product's leading place (sig in [1, 2) each) is exp_a + exp_b + mbits_a + mbits_b + sa + sb.
-        base = 2 * grid.elem_lsb - 254
+        # Exponents. The scales and the format pair are common to every product of the chunk, so
+        # products are ranked by q = exp_a + exp_b alone (Unpack's exp: the significand LSB's offset
+        # from elem_lsb): a narrow max tree and narrow per-term distances. Only the winner, the
+        # "group" exponent, meets the scales and C, in true (signed) exponents.
         mbits = [(f.code, f.mbits) for f in grid.formats if not f.integer]
         frac_a = Signal(3)
         frac_b = Signal(3)
@@ -109,63 +109,77 @@ class VendorChunk(wiring.Component):
                 for code, bits in mbits:
                     with m.Case(code):
                         m.d.comb += sig.eq(bits)
-        # the largest offset: two largest element exponents, two scales of 254
-        top = 2 * (max(f.top_exp for f in grid.formats) - grid.elem_lsb) + 2 * 254
-        exp_shape = range(top + 1)
-        zero_exp = _E_ZERO - base
-        terms = []          # (exponent offset, significand, sign, its fraction bits)
+        # q's range: two largest significand-LSB offsets
+        q_shape = range(2 * max(f.top_exp - f.sig_width - grid.elem_lsb for f in grid.formats) + 1)
+        # true exponents: products from 2·(elem_lsb) − 254 to twice the largest + 254, C from −133
+        true_shape = signed(11)
         # products to the most fraction bits any pair has (E4M3 or E2M3 squared: 6)
         frac = 2 * max(ELEMENT_FORMATS[n].mbits for n in VENDOR_FORMATS["blackwell"])
         p_shift = Signal(range(frac + 1))
         m.d.comb += p_shift.eq(frac - frac_a - frac_b)
+        products = []       # (q, significand with `frac` fraction bits, sign, live)
         for i, (x, y) in enumerate(zip(ua, ub)):
-            live = ~(x.nan | x.inf | x.zero | y.nan | y.inf | y.zero)
-            e = Signal(exp_shape, name=f"e{i}")
+            live = Signal(name=f"live{i}")
+            q = Signal(q_shape, name=f"q{i}")
             p = Signal(grid.sig_width * 2 + frac, name=f"p{i}")
             m.d.comb += [
-                e.eq(Mux(live, x.exp + y.exp + frac_a + frac_b + self.a_scale + self.b_scale, zero_exp)),
+                live.eq(~(x.nan | x.inf | x.zero | y.nan | y.inf | y.zero)),
+                q.eq(Mux(live, x.exp + y.exp, 0)),
                 # every product to `frac` fraction bits: its own are frac_a + frac_b
                 p.eq(Mux(live, (x.sig * y.sig) << p_shift, 0)),
             ]
-            terms.append((e, p, x.sign ^ y.sign, frac))
+            products.append((q, p, x.sign ^ y.sign, live))
 
-        # C: 24-bit significand with 23 fraction bits at max(field, 1) − 127
-        c_field, c_frac, c_sign = self.c[23:31], self.c[:23], self.c[31]
-        c_special = c_field == 0xFF
-        c_zero = (c_field == 0) & (c_frac == 0)
-        c_e = Signal(exp_shape)
-        c_sig = Signal(24)
-        m.d.comb += [
-            c_e.eq(Mux(c_zero | c_special, zero_exp, Mux(c_field == 0, 1, c_field) - 127 - base)),
-            c_sig.eq(Mux(c_special, 0, Cat(c_frac, c_field != 0))),
-        ]
-        terms.append((c_e, c_sig, c_sign, 23))
-
-        # max-exponent tree
-        level = [e for e, _, _, _ in terms]
+        level = [q for q, _, _, _ in products]          # max tree over q (dead products are 0)
         while len(level) > 1:
             nxt = []
             for j in range(0, len(level) - 1, 2):
-                e = Signal(exp_shape, name=f"max{len(level)}_{j}")
-                m.d.comb += e.eq(Mux(level[j] > level[j + 1], level[j], level[j + 1]))
-                nxt.append(e)
+                q = Signal(q_shape, name=f"max{len(level)}_{j}")
+                m.d.comb += q.eq(Mux(level[j] > level[j + 1], level[j], level[j + 1]))
+                nxt.append(q)
             level = nxt + level[len(level) - len(level) % 2:]
-        e_max = level[0]
+        q_max = level[0]
+        any_live = Signal()
+        m.d.comb += any_live.eq(Cat(*(live for _, _, _, live in products)).any())
+        # the largest product's leading place (significands in [1, 2) each)
+        group = Signal(true_shape)
+        m.d.comb += group.eq(q_max + 2 * grid.elem_lsb + frac_a + frac_b + self.a_scale + self.b_scale - 254)
 
-        # truncating shifts into the window: F fraction bits below 2^e_max, 2 integer bits
+        # C: 24-bit significand with 23 fraction bits at max(field, 1) − 127; a zero C at −133,
+        # which also stands for the zero products (every C is at −133 or above)
+        c_field, c_frac, c_sign = self.c[23:31], self.c[:23], self.c[31]
+        c_special = c_field == 0xFF
+        c_zero = (c_field == 0) & (c_frac == 0)
+        c_e = Signal(true_shape)
+        c_sig = Signal(24)
+        m.d.comb += [
+            c_e.eq(Mux(c_zero | c_special, _E_ZERO, Mux(c_field == 0, 1, c_field) - 127)),
+            c_sig.eq(Mux(c_special, 0, Cat(c_frac, c_field != 0))),
+        ]
+        e_max = Signal(true_shape)
+        m.d.comb += e_max.eq(Mux(any_live & (group > c_e), group, c_e))
+
+        # truncating shifts into the window: F fraction bits below 2^e_max, 2 integer bits. A
+        # term `window` or more places below e_max truncates to 0, so every distance saturates
+        # at `window` and the shifters need only log2(window) stages.
         window = _F + 2
+        sat_shape = range(window + 1)
+
+        def saturated(name, distance):
+            out = Signal(sat_shape, name=name)
+            m.d.comb += out.eq(Mux(distance >= window, window, distance))
+            return out
+
+        common = saturated("common", e_max - group)                       # >= 0 when any is live
+        terms = [(saturated(f"distance{i}", common + (q_max - q)), p, sign, frac)
+                 for i, (q, p, sign, _) in enumerate(products)]
+        terms.append((saturated("distance_c", e_max - c_e), c_sig, c_sign, 23))
         hopper_mask = ((1 << window) - 1) ^ ((1 << (_F - VENDOR_MODE_CODES["hopper"][1])) - 1)
         sum_shape = signed(window + (len(terms) - 1).bit_length() + 1)
         total = Const(0, sum_shape)
-        for i, (e, sig, sign, sig_frac) in enumerate(terms):
-            distance = Signal(exp_shape, name=f"distance{i}")
+        for i, (distance, sig, sign, sig_frac) in enumerate(terms):
             t = Signal(window, name=f"t{i}")
-            # a term `window` or more places below e_max truncates to 0: the shifter needs only
-            # log2(window) stages, not one per bit of the exponent distance
-            m.d.comb += [
-                distance.eq(e_max - e),
-                t.eq(Mux(distance >= window, 0, (sig << (_F - sig_frac)) >> distance[:window.bit_length()])),
-            ]
+            m.d.comb += t.eq(Mux(distance == window, 0, (sig << (_F - sig_frac)) >> distance[:window.bit_length()]))
             kept = Mux(hopper, t & hopper_mask, t)
             total = total + Mux(sign, -kept, kept)
         z = Signal(sum_shape)
@@ -176,8 +190,8 @@ class VendorChunk(wiring.Component):
         mag = Signal(width)
         m.d.comb += mag.eq(Mux(z < 0, -z, z))
         lead = Signal(signed(12))           # true exponent of mag's top place
-        m.d.comb += lead.eq(e_max + base - _F + width - 1)
-        limit = Signal(range(top + 200))
+        m.d.comb += lead.eq(e_max - _F + width - 1)
+        limit = Signal(range(2 ** 11))  # lead + 126 < 2^11
         m.d.comb += limit.eq(Mux(lead - _E_MIN < 0, 0, lead - _E_MIN))
         m.submodules.normalise = norm = Normalise(width, limit_shape=limit.shape())
         m.d.comb += [norm.i.eq(mag), norm.limit.eq(limit)]
