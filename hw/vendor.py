@@ -176,12 +176,13 @@ class VendorChunk(wiring.Component):
         terms.append((saturated("distance_c", e_max - c_e), c_sig, c_sign, 23))
         hopper_mask = ((1 << window) - 1) ^ ((1 << (_F - VENDOR_MODE_CODES["hopper"][1])) - 1)
         sum_shape = signed(window + (len(terms) - 1).bit_length() + 1)
-        total = Const(0, sum_shape)
+        # −t = ~t + 1: the terms are inverted where negative and the +1s added once, as a count
+        total = sum((sign for _, _, sign, _ in terms), Const(0, range(len(terms) + 1)))
         for i, (distance, sig, sign, sig_frac) in enumerate(terms):
             t = Signal(window, name=f"t{i}")
             m.d.comb += t.eq(Mux(distance == window, 0, (sig << (_F - sig_frac)) >> distance[:window.bit_length()]))
-            kept = Mux(hopper, t & hopper_mask, t)
-            total = total + Mux(sign, -kept, kept)
+            kept = Cat(Mux(hopper, t & hopper_mask, t), Const(0, 1)).as_signed()
+            total = total + Mux(sign, ~kept, kept)
         z = Signal(sum_shape)
         m.d.comb += z.eq(total)
 
