@@ -15,7 +15,7 @@ from tests.verif.modes_reference import MODE_RULES, reference_mode_step
 
 ALL_MODE_FORMATS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1")
 ONE, E4M3_448 = 0x38, 0x7E          # E4M3 codes of 1.0 and 448
-BLACKWELL, HOPPER = MODE_CODES["blackwell"], MODE_CODES["hopper"]
+HOPPER = MODE_CODES["hopper"]
 
 
 def _pairs(mode):
