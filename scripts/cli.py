@@ -23,6 +23,8 @@ VERBS = {
     "regress": ("mxdpu.scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
     "synth": ("mxdpu.scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
     "report": ("mxdpu.scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
+    "crosscheck": ("mxdpu.scripts.crosscheck", "vendor accumulation modes of the golden model against MMA-Sim"),
+    "fidelity": ("mxdpu.scripts.fidelity", "dot-product error of each accumulation mode against K, table and plot"),
 }
 
 

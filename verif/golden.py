@@ -22,6 +22,7 @@ import numpy as np
 
 from .formats import (CANONICAL_NAN, FINITE, FP32_INF, INF, KIND, LSB_EXP, NAN, SCALE_NAN, SIGN,
                       VALUE, bit_length, format_code)
+from .modes import EXACT, MODE_CODES, MODES, vendor_steps
 
 __all__ = ["INVALID", "OVERFLOW", "UNDERFLOW", "INEXACT", "round_fp32", "block_terms",
            "accumulate", "pe_step", "GoldenTile"]
@@ -250,7 +251,8 @@ class GoldenTile:
     """The R × C tile of `config` (a hw.config.Config) with its slots, step by step or in bulk.
 
     Enabled formats are `config.formats`. `step` takes one step (the keyword names of
-    `Config.pack_step`); `run` takes many and is the fast path.
+    `Config.pack_step`, and `mode`: a SPEC §6 mode code, 0 exact when absent); `run` takes many
+    and is the fast path. Steps in another mode than exact go to `modes.vendor_steps`.
     """
 
     #: `run_arrays` goes through the stream in chunks of about this many elements per operand
@@ -267,10 +269,10 @@ class GoldenTile:
         self.d = np.zeros(shape, np.uint32)
         self.flags = np.zeros(shape, np.uint8)
 
-    def step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1):
+    def step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1, mode=EXACT):
         """One step; returns None, or when `last` the result dict of `Config.unpack_result`."""
         results = self.run([dict(a=a, a_scale=a_scale, b=b, b_scale=b_scale, a_format=a_format,
-                                 b_format=b_format, slot=slot, first=first, last=last)])
+                                 b_format=b_format, slot=slot, first=first, last=last, mode=mode)])
         return results[0] if results else None
 
     def run(self, steps):
@@ -284,10 +286,12 @@ class GoldenTile:
 
         return self.run_arrays(column("a"), column("a_scale"), column("b"), column("b_scale"),
                                column("a_format"), column("b_format"), column("slot"),
-                               column("first", np.bool_), column("last", np.bool_))
+                               column("first", np.bool_), column("last", np.bool_),
+                               np.array([s.get("mode", EXACT) for s in steps], np.int64))
 
-    def run_arrays(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last):
-        """`run` on arrays: a [N, R, k], a_scale [N, R], b [N, C, k], b_scale [N, C], the rest [N]."""
+    def run_arrays(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last, mode=None):
+        """`run` on arrays: a [N, R, k], a_scale [N, R], b [N, C, k], b_scale [N, C], the rest [N]
+        (mode: SPEC §6 codes, None for all exact)."""
         cfg = self.config
         n_steps = len(slot)
         a, b = np.asarray(a), np.asarray(b)
@@ -298,16 +302,27 @@ class GoldenTile:
         slot = np.asarray(slot, np.int64)
         if slot.size and not (0 <= slot.min() and slot.max() < cfg.depth):
             raise ValueError(f"Slot must be in 0..{cfg.depth - 1}")
+        # a build with one mode runs every step in it (SPEC §6); Config gains `modes` with the
+        # hardware of issue 9, until then every mode is built
+        built = getattr(cfg, "modes", MODES)
+        if mode is None or len(built) == 1:
+            mode = np.full(n_steps, MODE_CODES[built[0]] if len(built) == 1 else EXACT)
+        mode = np.asarray(mode, np.int64)
+        if mode.size and not (0 <= mode.min() and mode.max() <= 3):
+            raise ValueError("Mode must be a 2-bit code 0..3 (0 exact, 1 blackwell, 2 hopper, 3 reserved)")
         arrays = (a, np.asarray(a_scale), b, np.asarray(b_scale), np.asarray(a_format),
-                  np.asarray(b_format), slot, np.asarray(first), np.asarray(last))
+                  np.asarray(b_format), slot, np.asarray(first), np.asarray(last), mode)
         chunk = max(1, self.chunk_elements // (max(cfg.rows, cfg.cols) * cfg.block))
         results = []
         for start in range(0, n_steps, chunk):
             results += self._run_chunk(*(array[start:start + chunk] for array in arrays))
         return results
 
-    def _run_chunk(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last):
+    def _run_chunk(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last, mode):
         cfg = self.config
+        built = getattr(cfg, "modes", MODES)
+        # steps the exact path does not answer: other modes, or exact where the build lacks it
+        vendor_mode = (mode != EXACT) | ("exact" not in built)
         n_steps = len(slot)
         terms = block_terms(a_format, b_format, a, b, a_scale, b_scale, cfg.formats)
         wide_lanes = np.array(sorted(terms["wide"]), np.int64)
@@ -340,6 +355,12 @@ class GoldenTile:
                                      wide=wide)
             out_d[idx] = bits.reshape(-1, cfg.rows, cfg.cols)
             out_flags[idx] = (flags.reshape(-1, cfg.rows, cfg.cols) | f_in)
+            here = np.flatnonzero(vendor_mode[idx])
+            if here.size:
+                v = idx[here]
+                out_d[v], v_flags = vendor_steps(mode[v], a_format[v], b_format[v], a[v], b[v], a_scale[v],
+                                                 b_scale[v], d_in[here], cfg.formats, built)
+                out_flags[v] = v_flags | f_in[here]
 
         for t, n in enumerate(latest):
             if n == _FRESH:

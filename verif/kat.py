@@ -1,7 +1,8 @@
 """Known-answer files (JSON lines, format in verif/kat/README.md): read, check, write.
 
-A case is a dict: name, k, steps (each a_format, b_format, a, b, a_scale, b_scale) and optionally
-d (binary32 bits, an int here, "0x%08x" in the file) and flags. `case_steps` turns a case into
+A case is a dict: name, k, steps (each a_format, b_format, a, b, a_scale, b_scale, and optionally
+mode: "exact", "blackwell" or "hopper", SPEC §6) and optionally d (binary32 bits, an int here,
+"0x%08x" in the file) and flags. `case_steps` turns a case into
 the step dicts of a 1 × 1 tile (`Config.pack_step` / `GoldenTile.step` keywords).
 """
 
@@ -11,14 +12,19 @@ from pathlib import Path
 from mxdpu.hw.config import BLOCK_SIZES
 
 from .formats import FORMATS
+from .modes import EXACT, MODE_CODES, MODES
 
-__all__ = ["PUBLIC_KAT", "HIF8_KAT", "KatError", "read_kat", "parse_case", "write_kat", "format_case", "case_steps"]
+__all__ = ["PUBLIC_KAT", "HIF8_KAT", "MMASIM_KAT", "KatError", "read_kat", "parse_case", "write_kat",
+           "format_case", "case_steps"]
 
 #: The public known answers, shipped with the package (a copy of the project's shared/kat/).
 PUBLIC_KAT = Path(__file__).resolve().parent / "kat" / "k32_public.jsonl"
 #: The project's own HiF8 known answers (answers from the golden model, checked against a
 #: Fraction reference in the tests).
 HIF8_KAT = PUBLIC_KAT.parent / "k32_hif8.jsonl"
+#: Known answers of the vendor modes (SPEC §6) whose `d` is MMA-Sim's, written by `mxdpu crosscheck`
+#: (no flags: mmasim computes none). They enable every format up to FP4.
+MMASIM_KAT = Path(__file__).resolve().parent / "vectors" / "mmasim_modes.jsonl"
 
 _STEP_KEYS = ("a_format", "b_format", "a", "b", "a_scale", "b_scale")
 
@@ -66,6 +72,10 @@ def _check_case(case):
                 got = len(codes) if isinstance(codes, list) else repr(codes)
                 raise ValueError(f"{where}: {key} must be a list of k={k} element codes, not {got}")
             out[key] = [_int(c, 0, 255, f"{where}: {key}[{i}]") for i, c in enumerate(codes)]
+        if "mode" in step:
+            if not isinstance(step["mode"], str) or step["mode"] not in MODE_CODES:
+                raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, not {step['mode']!r}")
+            out["mode"] = step["mode"]
         checked.append(out)
     result = {"name": case["name"], "k": k, "steps": checked}
     if "d" in case:
@@ -131,5 +141,5 @@ def case_steps(case):
     steps = case["steps"]
     return [dict(a=[s["a"]], a_scale=[s["a_scale"]], b=[s["b"]], b_scale=[s["b_scale"]],
                  a_format=s["a_format"], b_format=s["b_format"], slot=0,
-                 first=int(n == 0), last=int(n == len(steps) - 1))
+                 first=int(n == 0), last=int(n == len(steps) - 1), mode=MODE_CODES.get(s.get("mode"), EXACT))
             for n, s in enumerate(steps)]

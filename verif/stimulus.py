@@ -14,8 +14,11 @@ import numpy as np
 
 from mxdpu.hw.config import FORMAT_CODES
 
+from .formats import FINITE, FORMATS, KIND, LSB_EXP, VALUE
+from .modes import CHUNK
+
 __all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "NEEDS", "sets_for", "expected_results",
-           "make_stream"]
+           "make_stream", "random_chunks"]
 
 
 STEP_FIELDS = ("a", "a_scale", "b", "b_scale", "a_format", "b_format", "slot", "first", "last")
@@ -594,3 +597,88 @@ NEEDS = dict.fromkeys(_HIF8_SETS, ("hif8",))
 def sets_for(config):
     """Names of the sets a configuration runs: every set whose formats it enables."""
     return [name for name in SETS if set(NEEDS.get(name, ())) <= set(config.formats)]
+
+
+# -- vendor-mode chunks (SPEC §6): one PE, one chunk, C given ------------------------------------
+
+
+def _codes(fmt, finite):
+    """Byte codes of a format, finite or special (NaN/Inf), as an array."""
+    kind = KIND[fmt][:1 << FORMATS[fmt].bits]
+    return np.flatnonzero((kind == FINITE) == finite)
+
+
+def random_elements(rng, fmt, shape, special=0.003):
+    """Codes of `fmt`: a mix per row of uniform finite codes, subnormal-heavy, sparse (zeros) and
+    few-distinct-exponent rows, then a NaN/Inf code with probability `special` per element (where
+    the format has them). High bits above a narrow format are random: SPEC §1 ignores them."""
+    finite = _codes(fmt, True)
+    bits = FORMATS[fmt].bits
+    codes = rng.choice(finite, shape)
+    style = rng.integers(0, 4, shape[:-1] + (1,))
+    small = finite[np.abs(VALUE[fmt][finite]) < (8 << max(FORMATS[fmt].mbits, 1))]   # subnormals and the first binades
+    codes = np.where(style == 1, rng.choice(small, shape), codes)
+    codes = np.where((style == 2) & (rng.random(shape) < 0.6), 0, codes)
+    specials = _codes(fmt, False)
+    if specials.size:
+        codes = np.where(rng.random(shape) < special, rng.choice(specials, shape), codes)
+    high = rng.integers(0, 256, shape) >> bits << bits if bits < 8 else 0
+    return (codes | high).astype(np.int64)
+
+
+def random_scales(rng, n):
+    """UE8M0 codes: mostly near 127, else anywhere, the extremes 0, 1, 253, 254, or NaN (0xFF)."""
+    scale = 127 + rng.integers(-12, 13, n)
+    pick = rng.random(n)
+    scale = np.where(pick < 0.15, rng.integers(0, 255, n), scale)
+    scale = np.where((pick >= 0.15) & (pick < 0.25), rng.choice([0, 1, 2, 252, 253, 254], n), scale)
+    return np.where(pick >= 0.997, 0xFF, scale)
+
+
+def random_accumulators(rng, a_format, b_format, a, b, sa, sb):
+    """FP32 bits for C: zero, −0, a value near the chunk's products (often cancelling the first
+    product exactly), subnormal, near the top of the range, ±Inf or a NaN."""
+    n = len(sa)
+    x = sa + sb - 254
+    exp = np.clip(x + 127 + rng.integers(-30, 20, n), 1, 254)
+    bits = (rng.integers(0, 2, n) << 31) | (exp << 23) | rng.integers(0, 1 << 23, n)
+    # minus the first product, exact in binary32 when it is in range (else Inf or zero: fine too)
+    first = (VALUE[a_format, a[:, 0]].astype(np.float64) * VALUE[b_format, b[:, 0]]
+             * np.exp2((LSB_EXP[a_format] + LSB_EXP[b_format] + x).astype(np.float64)))
+    with np.errstate(over="ignore"):
+        cancel = (-first).astype(np.float32).view(np.uint32).astype(np.int64)
+    pick = rng.random(n)
+    choices = [
+        (0.10, np.zeros(n, np.int64)),
+        (0.13, np.full(n, 0x80000000, np.int64)),
+        (0.33, cancel),
+        (0.43, (rng.integers(0, 2, n) << 31) | rng.integers(1, 1 << 23, n)),             # subnormal
+        (0.48, (rng.integers(0, 2, n) << 31) | (254 << 23) | rng.integers(0, 1 << 23, n)),  # huge
+        (0.50, (rng.integers(0, 2, n) << 31) | 0x7F800000),                               # ±Inf
+        (0.52, (rng.integers(0, 2, n) << 31) | 0x7F800000 | rng.integers(1, 1 << 23, n)),   # NaN
+    ]
+    for bound, value in reversed(choices):
+        bits = np.where(pick < bound, value, bits)
+    return bits
+
+
+def cancelling(rng, a, b):
+    """Rows where the second half repeats the first with a flipped sign: big exact cancellation."""
+    rows = rng.random(len(a)) < 0.15
+    half = a.shape[1] // 2
+    a = a.copy()
+    b = b.copy()
+    a[rows, half:2 * half] = a[rows, :half]
+    b[rows, half:2 * half] = b[rows, :half] ^ 0x80     # the sign bit of an 8-bit format
+    return a, b
+
+
+def random_chunks(rng, a_format, b_format, n, length=CHUNK):
+    """n random chunks of one format pair: dict of a, b [n, length], sa, sb, c [n] (int64)."""
+    a = random_elements(rng, a_format, (n, length))
+    b = random_elements(rng, b_format, (n, length))
+    if FORMATS[b_format].bits == 8:
+        a, b = cancelling(rng, a, b)
+    sa, sb = random_scales(rng, n), random_scales(rng, n)
+    c = random_accumulators(rng, a_format, b_format, a, b, sa, sb)
+    return {"a": a, "b": b, "sa": sa, "sb": sb, "c": c}

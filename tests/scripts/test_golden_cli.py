@@ -140,3 +140,21 @@ def test_check_passes_the_hif8_known_answers_with_hif8_enabled(capsys):
     assert main(["golden", "--check", str(HIF8_KAT), "--formats", "e4m3,e5m2,hif8"]) == 0
     assert capsys.readouterr().out.startswith("25 cases, 0 mismatches")
     assert main(["golden", "--check", str(HIF8_KAT)]) == 1     # without hif8: NaN with invalid
+
+
+def test_check_passes_on_mmasim_vendor_mode_answers(capsys):
+    from mxdpu.verif.kat import MMASIM_KAT
+    assert main(["golden", "--check", str(MMASIM_KAT), "--formats", "e4m3,e5m2,e3m2,e2m3,e2m1"]) == 0
+    count = len(MMASIM_KAT.read_text().splitlines())
+    assert capsys.readouterr().out == f"{count} cases, 0 mismatches\n"
+
+
+def test_unknown_mode_in_file_is_one_line_and_exit_2(tmp_path, capsys):
+    case = json.loads(PUBLIC.read_text().splitlines()[0])
+    case["steps"][0]["mode"] = "ampere"
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(case) + "\n")
+    assert main(["golden", "--check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"mxdpu golden: error: {path}: line 1: step 0: mode must be one of exact, blackwell, "
+                   f"hopper, not 'ampere'\n")

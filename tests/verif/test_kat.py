@@ -105,3 +105,21 @@ def test_hif8_known_answers_match_fraction_reference_and_golden_model():
         checked += 1
     assert checked == len(cases) >= 25
     assert any(6 in (s["a_format"], s["b_format"]) for case in cases for s in case["steps"])
+
+
+@pytest.mark.parametrize("mode", ["turbo", 1, None])
+def test_unknown_mode_names_line_and_allowed_modes(mode):
+    case = json.loads(_line())
+    case["steps"][0]["mode"] = mode
+    with pytest.raises(KatError, match=f"line 4: step 0: mode must be one of exact, blackwell, hopper, not {mode!r}"):
+        parse_case(json.dumps(case), 4)
+
+
+def test_mode_key_round_trips_and_reaches_the_step():
+    case = json.loads(_line())
+    case["steps"][0]["mode"] = "hopper"
+    parsed = parse_case(json.dumps(case), 1)
+    assert parsed["steps"][0]["mode"] == "hopper"
+    assert parse_case(format_case(parsed), 1) == parsed
+    assert case_steps(parsed)[0]["mode"] == 2
+    assert case_steps(parse_case(_line(), 1))[0]["mode"] == 0      # absent: exact
