@@ -25,6 +25,7 @@ VERBS = {
     "report": ("mxdpu.scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
     "crosscheck": ("mxdpu.scripts.crosscheck", "vendor accumulation modes of the golden model against MMA-Sim"),
     "fidelity": ("mxdpu.scripts.fidelity", "dot-product error of each accumulation mode against K, table and plot"),
+    "quant-error": ("mxdpu.scripts.quant_error", "quantisation error of HiF8 against MXFP8 with UE8M0 scales"),
 }
 
 

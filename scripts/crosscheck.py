@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from mxdpu.scripts.errors import UsageError
+from mxdpu.scripts.options import output_file
 from mxdpu.scripts.golden import compute
 from mxdpu.verif.formats import FORMATS
 from mxdpu.verif.kat import write_kat
@@ -189,7 +190,10 @@ def known_answer_cases(sim, rng, count):
 
 def run(args):
     if args.chunks < 1 or args.vector_cases < 0 or args.seed < 0:
-        raise UsageError("--chunks must be at least 1, --vector-cases and --seed at least 0")
+        raise UsageError(f"--chunks must be at least 1, --vector-cases and --seed at least 0, not "
+                         f"{args.chunks}, {args.vector_cases}, {args.seed}")
+    if args.vectors:
+        output_file(args.vectors, "--vectors")
     sim = MMASim()
     rng = np.random.default_rng(args.seed)
     modes = args.mode or list(MODES[1:])

@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from mxdpu.scripts.errors import UsageError
+from mxdpu.scripts.options import output_dir
 from mxdpu.verif.formats import LSB_EXP, VALUE, format_code
 from mxdpu.verif.golden import accumulate, block_terms
 from mxdpu.verif.modes import MODE_CODES, vendor_steps
@@ -213,12 +214,7 @@ def run(args):
     if args.rows < 1 or args.seed < 0 or args.max_k not in KS:
         raise UsageError(f"--rows must be at least 1, --seed at least 0 and --max-k one of "
                          f"{', '.join(map(str, KS))}, not {args.rows}, {args.seed}, {args.max_k}")
-    from pathlib import Path
-    out = Path(args.output)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create {out}: {error.strerror or error}") from None
+    out = output_dir(args.output, "--output")
     ks = tuple(k for k in KS if k <= args.max_k)
     began = time.monotonic()
     results = measure(args.rows, ks, args.seed,

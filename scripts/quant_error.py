@@ -1,6 +1,6 @@
 """Quantisation error of HiF8 against MXFP8 (E4M3, E5M2), all with UE8M0 block scales.
 
-    python -m mxdpu.scripts.quant_error [--elements N] [--seed S] [--plot FILE.png]
+    mxdpu quant-error [--elements N] [--seed S] [--plot FILE.png]
 
 The same FP32 data (Gaussian, and heavy-tailed Student t with 2 degrees of freedom) is quantised
 by the golden quantiser (SPEC §5) in blocks of k = 32 and 128 under the FLOOR (OCP MX) and RCEIL
@@ -14,16 +14,16 @@ block's largest value where HiF8 has 3 mantissa bits instead of 1, its headroom 
 
 from fractions import Fraction
 
-import argparse
-import sys
-
 import numpy as np
 
 from mxdpu.verif.formats import FORMATS as FORMAT_TABLE
 from mxdpu.verif.formats import LSB_EXP, VALUE, format_code
 from mxdpu.verif.quantise import quantise
 
-__all__ = ["FORMATS", "RULES", "BLOCKS", "DATA", "dequantise", "measure", "table", "main"]
+from .errors import UsageError
+from .options import output_file
+
+__all__ = ["FORMATS", "RULES", "BLOCKS", "DATA", "dequantise", "measure", "table", "add_arguments", "run"]
 
 _HIF8 = FORMAT_TABLE[format_code("hif8")]
 #: column -> the verif.formats.Format the quantiser is given
@@ -103,26 +103,23 @@ def plot(results, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mxdpu.scripts.quant_error", description=__doc__.splitlines()[0])
+def add_arguments(parser):
     parser.add_argument("--elements", type=int, default=1 << 20,
                         help="values per data set, a multiple of 128 (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="data seed (default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw the SQNR as a bar chart")
-    args = parser.parse_args(argv)
+
+
+def run(args):
     if args.elements <= 0 or args.elements % max(BLOCKS):
-        print(f"quant_error: error: Elements must be a positive multiple of {max(BLOCKS)}, "
-              f"not {args.elements}", file=sys.stderr)
-        return 2
+        raise UsageError(f"Elements must be a positive multiple of {max(BLOCKS)}, not {args.elements}")
     if args.seed < 0:
-        print(f"quant_error: error: Seed must be 0 or more, not {args.seed}", file=sys.stderr)
-        return 2
+        raise UsageError(f"Seed must be 0 or more, not {args.seed}")
+    if args.plot:
+        output_file(args.plot, "--plot")
     results = table(args.elements, args.seed)
     print(format_table(results))
     if args.plot:
         plot(results, args.plot)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,11 +5,12 @@ import pytest
 from mxdpu.scripts.cli import main
 
 
-@pytest.mark.parametrize("argv", [["--chunks", "0"], ["--vector-cases", "-1"], ["--seed", "-2"]])
-def test_bad_counts_are_one_line_and_exit_2(argv, capsys):
+@pytest.mark.parametrize("argv, given", [(["--chunks", "0"], "0, 400, 1"), (["--vector-cases", "-1"], "100000, -1, 1"),
+                                         (["--seed", "-2"], "100000, 400, -2")])
+def test_bad_counts_are_one_line_and_exit_2(argv, given, capsys):
     assert main(["crosscheck", *argv]) == 2
     assert capsys.readouterr().err == ("mxdpu crosscheck: error: --chunks must be at least 1, "
-                                       "--vector-cases and --seed at least 0\n")
+                                       f"--vector-cases and --seed at least 0, not {given}\n")
 
 
 def test_small_run_matches_mmasim_and_writes_vectors(tmp_path, capsys):

@@ -40,6 +40,8 @@ def a_file(tmp_path):
     ("synth", "--build-dir", "under_file", "cannot create the folder"),
     ("report", "--output", "under_file", "cannot create the folder"),
     ("regress", "--junit", "under_file", "cannot create its folder"),
+    ("fidelity", "--output", "under_file", "cannot create the folder"),
+    ("crosscheck", "--vectors", "a_folder", "cannot write the file"),
 ])
 def test_unusable_output_path_is_refused_before_any_work(monkeypatch, capsys, a_file, verb, option, where, message):
     # any tool run would be work done before the refusal: make it fail the test

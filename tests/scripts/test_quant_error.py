@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from mxdpu.scripts.quant_error import BLOCKS, DATA, FORMATS, RULES, dequantise, main, measure
+from mxdpu.scripts.cli import main
+from mxdpu.scripts.quant_error import BLOCKS, DATA, FORMATS, RULES, dequantise, measure
 from mxdpu.verif.formats import FINITE, KIND, LSB_EXP, VALUE
 from mxdpu.verif.quantise import quantise
 
@@ -22,18 +23,18 @@ def test_representable_blocks_come_back_exactly():
 
 
 def test_table_covers_every_combination(capsys):
-    assert main(["--elements", "256"]) == 0
+    assert main(["quant-error", "--elements", "256"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "SQNR" not in line]
     assert len(rows) == len(DATA) * len(BLOCKS) * len(RULES)
     assert all(row.count("dB") == 0 and row.count("%") == len(FORMATS) for row in rows)
 
 
 def test_bad_element_count_is_one_line(capsys):
-    assert main(["--elements", "100"]) == 2
+    assert main(["quant-error", "--elements", "100"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "quant_error: error: Elements must be a positive multiple of 128, not 100"
+    assert err == "mxdpu quant-error: error: Elements must be a positive multiple of 128, not 100"
 
 
 def test_plot_is_written(tmp_path, capsys):
-    assert main(["--elements", "256", "--plot", str(tmp_path / "sqnr.png")]) == 0
+    assert main(["quant-error", "--elements", "256", "--plot", str(tmp_path / "sqnr.png")]) == 0
     assert (tmp_path / "sqnr.png").stat().st_size > 1000
