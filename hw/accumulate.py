@@ -57,7 +57,7 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS"]
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "limit_bit"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -109,6 +109,12 @@ def _add_high(a, b, low, carry):
     """The whole sum a + b + carry_in (modulo 2^width) from `_add_halves`' low half and carry."""
     half = len(low)
     return Cat(low, (a[half:] + b[half:] + carry)[:len(a) - half])
+
+
+def limit_bit(limit, width):
+    """A one-hot bit `limit` places below the top of `width` bits (none when limit >= width):
+    OR-ed into a value, its leading-zero count becomes min(leading zeros, limit)."""
+    return Mux(limit < width, Const(1 << (width - 1), width) >> limit, 0)
 
 
 class CountLeadingZeros(wiring.Component):
@@ -225,7 +231,7 @@ class Round(wiring.Component):
         return m
 
 
-class _Widths:
+class Widths:
     """The widths of Accumulate's datapath for one sum width and grid, each with its reason."""
 
     def __init__(self, sum_width, grid_lsb):
@@ -299,7 +305,7 @@ class PrepareBlock(wiring.Component):
     """Normalise a block sum before its slot is read: V = (-1)^sign · 1.sig · 2^exp.
 
     Inputs: `sum`, `scale` (sa + sb - 254), the block's specials `nan`, `invalid`, `pos_inf`,
-    `neg_inf`. Output: `block` (`_Widths.block_layout`). Latency: `stages` cycles (0 to 4,
+    `neg_inf`. Output: `block` (`Widths.block_layout`). Latency: `stages` cycles (0 to 4,
     `PREPARE_CUTS`), free-running. Throughput: one block per cycle.
     """
 
@@ -309,7 +315,7 @@ class PrepareBlock(wiring.Component):
             self._MustUse__silence = True  # a refused design is not an unused one
             raise ValueError("; ".join(problems))
         self._sum_width, self._grid_lsb, self._stages = sum_width, grid_lsb, stages
-        self._widths = _Widths(sum_width, grid_lsb)
+        self._widths = Widths(sum_width, grid_lsb)
         super().__init__({
             "sum": In(signed(sum_width)),
             "scale": In(signed(10)),  # -254..+256, 10 signed bits
@@ -432,7 +438,7 @@ class Accumulate(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        w = _Widths(self._sum_width, self._grid_lsb)
+        w = Widths(self._sum_width, self._grid_lsb)
         stage = _stager(m, LOOP_CUTS[self._stages])
 
         m.submodules.prepare = prepare = PrepareBlock(
@@ -509,8 +515,7 @@ class Accumulate(wiring.Component):
         limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
         m.d.comb += limit.eq(e_top - _EMIN)
         stop = Signal(w.sum_bits)
-        m.d.comb += stop.eq(Mux(limit < w.sum_bits,
-                                Const(1 << (w.sum_bits - 1), w.sum_bits) >> limit, 0))
+        m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
         aligned, big, e_top, stop, big_sign, subtract, side = stage(
             "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,

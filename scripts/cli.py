@@ -20,6 +20,7 @@ VERBS = {
     "regress": ("mxdpu.scripts.regress", "bit-exact cocotb regression of the Verilog on Icarus and Verilator"),
     "synth": ("mxdpu.scripts.synth", "area by target and stage with Yosys, Fmax with nextpnr"),
     "report": ("mxdpu.scripts.report", "sweep configurations through synthesis into a Markdown report with plots"),
+    "formal": ("mxdpu.scripts.formal", "prove Accumulate's fast stages equal to their references with Yosys"),
 }
 
 
