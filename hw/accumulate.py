@@ -57,7 +57,7 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "limit_bit"]
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "limit_bit"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -109,6 +109,37 @@ def _add_high(a, b, low, carry):
     """The whole sum a + b + carry_in (modulo 2^width) from `_add_halves`' low half and carry."""
     half = len(low)
     return Cat(low, (a[half:] + b[half:] + carry)[:len(a) - half])
+
+
+def add_magnitude(m, big, small, subtract, width, cut=lambda **values: list(values.values())):
+    """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
+
+    Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
+    + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
+    and its sign). The first is negative only when subtracting a larger small; then the second
+    is the magnitude. Each adder is split in halves; `cut(**values)` gives the values after the
+    pipeline cut between them (none by default). The magnitude has width - 1 bits.
+    """
+    big_t = Signal(width)
+    small_t = Signal(width)
+    m.d.comb += [big_t.eq(big), small_t.eq(small)]
+    flip = subtract.replicate(width)
+    first_low, first_carry = _add_halves(m, big_t, small_t ^ flip, subtract, "big_first")
+    second_low, second_carry = _add_halves(m, small_t, ~big_t, 1, "small_first")
+    big_t, small_t, subtract, first_low, first_carry, second_low, second_carry = cut(
+        big_t=big_t, small_t=small_t, subtract=subtract, first_low=first_low,
+        first_carry=first_carry, second_low=second_low, second_carry=second_carry)
+    flip = subtract.replicate(width)
+    first = Signal(signed(width))
+    second = Signal(signed(width))
+    m.d.comb += [
+        first.eq(_add_high(big_t, small_t ^ flip, first_low, first_carry)),
+        second.eq(_add_high(small_t, ~big_t, second_low, second_carry)),
+    ]
+    negative = first < 0
+    magnitude = Signal(width - 1)
+    m.d.comb += magnitude.eq(Mux(negative, second, first))
+    return magnitude, negative
 
 
 def limit_bit(limit, width):
@@ -521,34 +552,11 @@ class Accumulate(wiring.Component):
             "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
             subtract=subtract, side=side)
 
-        # -- carry: big + small (or big - small) and small - big, low halves -----------------------
-        # Over the total's width, two's complement: big + (small ^ flip) + subtract, and
-        # small + ~big + 1. The first is negative only when subtracting a larger small (equal
-        # exponents); then the second is the magnitude.
-        big_t = Signal(w.total)
-        small_t = Signal(w.total)
-        m.d.comb += [big_t.eq(big), small_t.eq(aligned)]
-        flip = subtract.replicate(w.total)
-        first_low, first_carry = _add_halves(m, big_t, small_t ^ flip, subtract, "big_first")
-        second_low, second_carry = _add_halves(m, small_t, ~big_t, 1, "small_first")
-
-        (big_t, small_t, first_low, first_carry, second_low, second_carry, e_top, stop, big_sign,
-         subtract, side) = stage(
-            "carry", big_t=big_t, small_t=small_t, first_low=first_low, first_carry=first_carry,
-            second_low=second_low, second_carry=second_carry, e_top=e_top, stop=stop,
-            big_sign=big_sign, subtract=subtract, side=side)
-
-        # -- add: high halves, pick the one that is not negative -----------------------------------
-        flip = subtract.replicate(w.total)
-        first = Signal(signed(w.total))
-        second = Signal(signed(w.total))
-        m.d.comb += [
-            first.eq(_add_high(big_t, small_t ^ flip, first_low, first_carry)),
-            second.eq(_add_high(small_t, ~big_t, second_low, second_carry)),
-        ]
-        negative = first < 0
-        magnitude = Signal(w.sum_bits)
-        m.d.comb += magnitude.eq(Mux(negative, second, first))
+        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
+        e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
+        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+                                            cut=lambda **values: stage("carry", **values))
         sign = big_sign ^ negative
 
         magnitude, sign, e_top, stop, side = stage(

@@ -12,6 +12,8 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
             stop of the normalising shift
   align     ShiftRightJam (sticky from trailing zeros against the distance) against the shift
             with an OR of the bits shifted out
+  add       two adders side by side in halves (add_magnitude) against an add and its absolute
+            value
   overflow  Round's overflow from the bits before the increment against the rounded bits
 `WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; the
 SAT solver does not finish it in hours on these machines (580-bit exact grid, two barrel
@@ -30,15 +32,15 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 limit_bit)
+                                 add_magnitude, limit_bit)
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
-from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate,
+from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
                                           reference_leading_zeros, reference_round_overflow,
                                           reference_shift_right_jam)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "OverflowMiter", "WholeMiter"]
+           "AddMiter", "OverflowMiter", "WholeMiter"]
 
 _FRAC = 23  # binary32 fraction bits: D's significand has _FRAC + 1
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
@@ -102,6 +104,23 @@ class AlignMiter(wiring.Component):
         return m
 
 
+class AddMiter(wiring.Component):
+    """add_magnitude (two adders in halves) against an add and its absolute value; operands of
+    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate)."""
+
+    def __init__(self, width):
+        self.width = width
+        super().__init__({"big": In(width), "small": In(width), "subtract": In(1),
+                          "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2)
+        want_magnitude, want_negative = reference_add(self.big, self.small, self.subtract)
+        m.d.comb += self.trigger.eq((magnitude != want_magnitude) | (negative != want_negative))
+        return m
+
+
 class OverflowMiter(wiring.Component):
     """Round's overflow against its rounded bits compared with Inf, for the inputs Round takes
     (normalised with exp >= -126, or unnormalised at exp = -126)."""
@@ -160,6 +179,7 @@ def _stage_proofs():
             f"count_k{block}": lambda w=w: CountMiter(w.mag),
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
+            f"add_k{block}": lambda w=w: AddMiter(w.window),
             f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
         })
     return proofs
