@@ -9,9 +9,10 @@ Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
     normalise  shift |sum| left by its leading zeros: V's significand, its exponent, and the place
                of its lowest set bit; the block's specials ride along
 The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
-    compare    unpack D, subtract the exponents both ways, pick the larger operand ("big") and
-               the smaller ("small"), decide the special cases
-    align      `ShiftRightJam`: shift small right against big; the bits shifted out are OR-ed
+    unpack     D's sign, exponent (-126 for zeros and subnormals), significand
+    compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
+    align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
+               small right against big; the bits shifted out are OR-ed
                ("jammed") into the window's last place, found by comparing small's trailing
                zeros with the shift distance (no OR chain)
     carry      low halves of big + small (or big - small) and of small - big, side by side
@@ -83,8 +84,9 @@ _ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflo
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
-#: (compare), and the rounding increment is taken apart from its decision (round).
-_LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round")
+#: (compare), the rounding increment is taken apart from its decision (round), and D's unpacking
+#: after the slot read gets its own cycle (unpack).
+_LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
 #: Prepare registers for each `prepare_stages`: its output first (so the loop starts from a
 #: register), then after the magnitude, after the count, between the negation's halves.
@@ -420,7 +422,7 @@ class Accumulate(wiring.Component):
 
     sum_width      -- width of the signed block sum (for example 64 + log2(k) + 1).
     grid_lsb       -- weight exponent of the sum's least significant bit (negative, e.g. -32).
-    stages         -- loop registers, 0 to 7 (`LOOP_CUTS`): they set the slot reuse distance.
+    stages         -- loop registers, 0 to 8 (`LOOP_CUTS`): they set the slot reuse distance.
     prepare_stages -- registers before the slot read, 0 to 4 (`PREPARE_CUTS`).
 
     Inputs: `sum`, `scale` (sa + sb - 254, -254..256), `nan` (NaN element or scale), `invalid`
@@ -481,7 +483,7 @@ class Accumulate(wiring.Component):
         ]
         v = prepare.block
 
-        # -- compare: unpack D, subtract the exponents both ways, pick big and small ---------------
+        # -- unpack D ------------------------------------------------------------------------------
         d_sign = self.d[31]
         d_field = self.d[_FRAC:31]
         d_frac = self.d[:_FRAC]
@@ -489,9 +491,18 @@ class Accumulate(wiring.Component):
         d_nan = d_special & (d_frac != 0)
         d_inf = d_special & (d_frac == 0)
         d_sig = Cat(d_frac, d_field != 0)
-        e_d = Mux(d_field == 0, _EMIN, d_field - _BIAS)
+        e_d = Signal(_range_shape(_EMIN, _EXP_ALL_ONES - _BIAS))
+        m.d.comb += e_d.eq(Mux(d_field == 0, _EMIN, d_field - _BIAS))
+
+        v, d_sign, d_sig, e_d, d_nan, d_inf, d_flags = stage(
+            "unpack", v=v, d_sign=d_sign, d_sig=d_sig, e_d=e_d, d_nan=d_nan, d_inf=d_inf,
+            d_flags=self.d_flags)
+
+        # -- compare: subtract the exponents both ways, decide the specials --------------------------
         m.submodules.d_trailing = d_trailing = CountLeadingZeros(_FRAC + 1)
         m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig))))
+        d_tz = Signal(w.tz)
+        m.d.comb += d_tz.eq(d_trailing.count + (w.window - _FRAC - 1))  # window when D is zero
 
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
         pos = v.specials.pos_inf | (d_inf & ~d_sign)
@@ -503,7 +514,7 @@ class Accumulate(wiring.Component):
             side.nan.eq(is_nan),
             side.inf.eq(~is_nan & (pos | neg)),
             side.neg.eq(neg),
-            side.flags.eq(self.d_flags | raise_invalid),
+            side.flags.eq(d_flags | raise_invalid),
         ]
 
         # Two subtractors side by side; a zero sum is never big, so a zero small is always V.
@@ -517,47 +528,45 @@ class Accumulate(wiring.Component):
             e_big.eq(Mux(v_big, v.exp, e_d)),
             dist.eq(Mux(v_big, v_minus_d, d_minus_v)),
         ]
+        big_sign = Mux(v_big, v.sign, d_sign)
+        subtract = v.sign ^ d_sign
+
+        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big, big_sign, subtract, side = stage(
+            "compare", v_big=v_big, v_sig=v.sig, v_tz=v.tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
+            e_big=e_big, big_sign=big_sign, subtract=subtract, side=side)
+
+        # -- align: pick big and small, shift small ------------------------------------------------
         # Significands with their leading place at window - 1; trailing zeros likewise.
-        v_win = v.sig << (w.window - w.v_sig)  # zero for a zero sum
+        v_win = v_sig << (w.window - w.v_sig)  # zero for a zero sum
         d_win = d_sig << (w.window - _FRAC - 1)
-        d_tz = d_trailing.count + (w.window - _FRAC - 1)  # window when D's significand is zero
         big = Signal(w.window)
         small = Signal(w.window)
         small_tz = Signal(w.tz)
         m.d.comb += [
             big.eq(Mux(v_big, v_win, d_win)),
             small.eq(Mux(v_big, d_win, v_win)),
-            small_tz.eq(Mux(v_big, d_tz, v.tz)),
+            small_tz.eq(Mux(v_big, d_tz, v_tz)),
         ]
-        big_sign = Mux(v_big, v.sign, d_sign)
-        subtract = v.sign ^ d_sign
-
-        big, small, small_tz, dist, e_big, big_sign, subtract, side = stage(
-            "compare", big=big, small=small, small_tz=small_tz, dist=dist, e_big=e_big,
-            big_sign=big_sign, subtract=subtract, side=side)
-
-        # -- align ---------------------------------------------------------------------------------
         m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
-        # The subnormal limit of the normalising shift as a one-hot bit (see count below):
-        # at most e_top + 126 places, so a subnormal result stays unnormalised.
         e_top = Signal(w.top)
         m.d.comb += e_top.eq(e_big + 1)
+
+        aligned, big, e_top, big_sign, subtract, side = stage(
+            "align", aligned=align.o, big=big, e_top=e_top, big_sign=big_sign,
+            subtract=subtract, side=side)
+
+        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
+        e_top, big_sign, side = stage("carry", e_top=e_top, big_sign=big_sign, side=side)
+        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+                                            cut=lambda **values: stage("carry", **values))
+        sign = big_sign ^ negative
+        # Beside the high halves: the subnormal limit of the normalising shift as a one-hot bit
+        # (see count below): at most e_top + 126 places, so a subnormal result stays unnormalised.
         limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
         m.d.comb += limit.eq(e_top - _EMIN)
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
-
-        aligned, big, e_top, stop, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
-            subtract=subtract, side=side)
-
-        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
-        e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
-                                            side=side)
-        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
-                                            cut=lambda **values: stage("carry", **values))
-        sign = big_sign ^ negative
 
         magnitude, sign, e_top, stop, side = stage(
             "add", magnitude=magnitude, sign=sign, e_top=e_top, stop=stop, side=side)

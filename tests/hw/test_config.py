@@ -82,7 +82,7 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_unpack=2), "Pipe unpack must be 0 or 1, not 2"),
     (dict(pipe_multiply=-1), "Pipe multiply must be 0 or 1, not -1"),
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
-    (dict(acc_stages=8), "Acc stages must be an integer from 0 to 7, not 8"),
+    (dict(acc_stages=9), "Acc stages must be an integer from 0 to 8, not 9"),
     (dict(prep_stages=5), "Prep stages must be an integer from 0 to 4, not 5"),
 ])
 def test_invalid_pipeline_setting_refused_in_one_line(params, message):
@@ -91,7 +91,7 @@ def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("stages, prep_stages", [(0, 0), (3, 1), (7, 4)])
+@pytest.mark.parametrize("stages, prep_stages", [(0, 0), (3, 1), (8, 4)])
 def test_accumulate_latency_is_that_of_the_accumulate_stage(stages, prep_stages):
     from amaranth.hdl import Fragment
 
