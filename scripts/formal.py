@@ -2,7 +2,7 @@
 
 The stage proofs take seconds each and also run in the test suite (tests/sim/test_formal.py).
 `--whole` adds the whole Accumulate against `ReferenceAccumulate` (exact add on a 580-bit grid,
-one rounding): a proof Yosys' SAT solver does not finish in hours here, so it has a time limit.
+one rounding): a proof that does not complete yet (sim/formal.py says why), with a time limit.
 """
 
 from mxdpu.hw.config import Config

@@ -15,9 +15,10 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
             value
   overflow  Round's overflow from the bits before the increment against the rounded bits
-`WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; the
-SAT solver does not finish it in hours on these machines (580-bit exact grid, two barrel
-shifters), so it is not in the suite: `mxdpu formal --whole` runs it with a time limit.
+`WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; it
+does not complete (580-bit exact grid and two barrel shifters: YoWASP Yosys' SAT front end runs
+out of WebAssembly stack, and with more stack gave no answer in minutes), so it is not in the
+suite: `mxdpu formal --whole` tries it with a time limit.
 """
 
 import re
