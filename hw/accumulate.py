@@ -1,15 +1,29 @@
 """Accumulate: add a block sum to a binary32 accumulator exactly, then round once (SPEC §2).
 
 The block's value is V = sum · 2^(scale + grid_lsb), with `sum` an exact two's-complement integer.
-The stage computes RNE_binary32(D + V) like the addend path of a fused multiply-add:
+The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-add, in two parts:
 
-    Prepare    normalise |sum| (leading-zero shift), unpack D, compare exponents, pick the larger
-               operand ("big") and the smaller ("small"), decide the special cases
-    Align      shift small right against big; every bit shifted out of the window is OR-ed
-               ("jammed") into the window's least significant bit
-    Add        sign-magnitude add or subtract, then the magnitude of the result
-    Normalise  leading-zero shift of the result, stopped at the binary32 subnormal exponent
-    Round      one RNE rounding to binary32 with gradual underflow and overflow; specials override
+Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
+    negate     |sum|, split in two halves with the carry between them
+    count      leading zeros of |sum| (a tree), trailing zeros of sum (the same tree, reversed)
+    normalise  shift |sum| left by its leading zeros: V's significand, its exponent, and the place
+               of its lowest set bit; the block's specials ride along
+The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
+    unpack     D's sign, exponent (-126 for zeros and subnormals), significand
+    compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
+    align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
+               small right against big; the bits shifted out are OR-ed
+               ("jammed") into the window's last place, found by comparing small's trailing
+               zeros with the shift distance (no OR chain)
+    carry      low halves of big + small (or big - small) and of small - big, side by side
+    add        high halves; the one that is not negative is the magnitude (no abs after the add)
+    count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
+               one-hot bit: min(leading zeros, limit) from one tree
+    normalise  shift left by that count
+    round      `Round` decides the RNE increment, overflow (from the bits before the increment),
+               underflow and inexact; then the increment; specials override
+The pipeline registers sit at those cut points; which ones are used is set by `stages` (loop) and
+`prepare_stages` (prepare), see `LOOP_CUTS` and `PREPARE_CUTS`. They never change a result.
 
 Why the jammed window is exact.  The window is N places wide, big's leading place at N-1 (N is
 the carry place); small is shifted right and its bits at place <= 0 are OR-ed into place 0.
@@ -31,7 +45,9 @@ the carry place); small is shifted right and its bits at place <= 0 are OR-ed in
      both inexact, and lie on the same side of 2^-126 (a multiple of 2 units, or below 2^(N-2)
      units and hence below both), so overflow, underflow and inexact agree too.
 
-Latency: `stages` cycles (0 to 3 pipeline registers, free-running: no enable, no stall).
+
+Latency: `prepare_stages + stages` cycles from `sum` to `result`; `d` is read `prepare_stages`
+cycles after `sum` and the result is ready `stages` cycles after that (free-running, no stall).
 Throughput: one accumulation per cycle.
 """
 
@@ -41,7 +57,8 @@ from amaranth.lib.wiring import In, Out
 
 from .pipeline import delay
 
-__all__ = ["Accumulate", "Normalise", "Align", "Round", "NAN"]
+__all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "limit_bit"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -52,16 +69,29 @@ _BIAS = 127
 _EMIN = -126
 _EXP_ALL_ONES = 255
 _INF = 0x7F80_0000
+# The scale input, sa + sb - 254 with codes 0..255: -254..+256 (255 and 256 only with a NaN scale).
+_SCALE_LO, _SCALE_HI = -254, 256
 
 #: What travels beside the datapath: the special result that overrides the finite one (NaN, or
 #: Inf of sign `neg`) and the flags known before rounding (the slot's, and invalid).
 _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
+#: The block's specials as they enter: NaN element or scale, invalid, an infinite product.
+_BLOCK_SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
+#: Round's decision, carried over the `round` cut to the increment.
+_ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflow": 1,
+                               "underflow": 1, "inexact": 1})
 
-#: Where the pipeline registers go for each `stages`: after Align, after Add, after Normalise.
-#: Chosen by the longest generic-gate path at sum_width 70 (Yosys `synth; ltp -noff`): 325 with no
-#: register; after Align 197 (after Prepare 215, after Add 256); after Align and Add 130 (after
-#: Prepare and Add 141); the third after Normalise 126 (after Prepare instead 129).
-_CUTS = {0: (), 1: ("align",), 2: ("align", "add"), 3: ("align", "add", "normalise")}
+#: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
+#: serial design had (after align, add, normalise); then the wide add is split (carry), the
+#: normalising count and shift are separated (count), the exponent compare gets its own cycle
+#: (compare), the rounding increment is taken apart from its decision (round), and D's unpacking
+#: after the slot read gets its own cycle (unpack).
+_LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack")
+LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
+#: Prepare registers for each `prepare_stages`: its output first (so the loop starts from a
+#: register), then after the magnitude, after the count, between the negation's halves.
+_PREPARE_ORDER = ("prepared", "magnitude", "count", "negate")
+PREPARE_CUTS = {n: _PREPARE_ORDER[:n] for n in range(len(_PREPARE_ORDER) + 1)}
 
 
 def _range_shape(lo, hi):
@@ -69,105 +99,124 @@ def _range_shape(lo, hi):
     return Shape.cast(range(lo, hi + 1))
 
 
-class Normalise(wiring.Component):
-    """Shift `i` left until its top bit is set, but by at most `limit` places; `shift` says how far.
+def _add_halves(m, a, b, carry_in, name):
+    """The low half of a + b + carry_in (a, b of equal width): (low sum bits, carry out)."""
+    half = len(a) // 2
+    low = Signal(half + 1, name=f"{name}_low")
+    m.d.comb += low.eq(a[:half] + b[:half] + carry_in)
+    return low[:half], low[half]
 
-    A logarithmic shifter that counts leading zeros as it goes: the step of 2^j places is taken
-    when the top 2^j bits are zero and the places taken so far plus 2^j stay within the limit.
-    Taking steps greedily from the largest down gives exactly min(leading zeros, limit).
-    A zero input shifts by the limit (or the largest count). Combinational.
+
+def _add_high(a, b, low, carry):
+    """The whole sum a + b + carry_in (modulo 2^width) from `_add_halves`' low half and carry."""
+    half = len(low)
+    return Cat(low, (a[half:] + b[half:] + carry)[:len(a) - half])
+
+
+def add_magnitude(m, big, small, subtract, width, cut=lambda **values: list(values.values())):
+    """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
+
+    Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
+    + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
+    and its sign). The first is negative only when subtracting a larger small; then the second
+    is the magnitude. Each adder is split in halves; `cut(**values)` gives the values after the
+    pipeline cut between them (none by default). The magnitude has width - 1 bits.
+    """
+    big_t = Signal(width)
+    small_t = Signal(width)
+    m.d.comb += [big_t.eq(big), small_t.eq(small)]
+    flip = subtract.replicate(width)
+    first_low, first_carry = _add_halves(m, big_t, small_t ^ flip, subtract, "big_first")
+    second_low, second_carry = _add_halves(m, small_t, ~big_t, 1, "small_first")
+    big_t, small_t, subtract, first_low, first_carry, second_low, second_carry = cut(
+        big_t=big_t, small_t=small_t, subtract=subtract, first_low=first_low,
+        first_carry=first_carry, second_low=second_low, second_carry=second_carry)
+    flip = subtract.replicate(width)
+    first = Signal(signed(width))
+    second = Signal(signed(width))
+    m.d.comb += [
+        first.eq(_add_high(big_t, small_t ^ flip, first_low, first_carry)),
+        second.eq(_add_high(small_t, ~big_t, second_low, second_carry)),
+    ]
+    negative = first < 0
+    magnitude = Signal(width - 1)
+    m.d.comb += magnitude.eq(Mux(negative, second, first))
+    return magnitude, negative
+
+
+def limit_bit(limit, width):
+    """A one-hot bit `limit` places below the top of `width` bits (none when limit >= width):
+    OR-ed into a value, its leading-zero count becomes min(leading zeros, limit)."""
+    return Mux(limit < width, Const(1 << (width - 1), width) >> limit, 0)
+
+
+class CountLeadingZeros(wiring.Component):
+    """`count` = the leading zeros of `i`, `width` when `i` is zero. A tree: log2 levels of 2:1
+    multiplexers, no priority chain. Combinational.
     """
 
-    def __init__(self, width, *, limit_shape=None):
-        if not isinstance(width, int) or width < 2:
-            raise ValueError(f"Normalise width must be an integer of at least 2, not {width!r}")
+    def __init__(self, width):
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"CountLeadingZeros width must be a positive integer, not {width!r}")
         self._width = width
-        # Steps 2^j, j < count bits, sum to 2^bits - 1 >= width - 1: enough to bring any nonzero
-        # bit to the top.
-        self._count_bits = (width - 1).bit_length()
-        self._limited = limit_shape is not None
-        members = {
-            "i": In(width),
-            "o": Out(width),
-            "shift": Out(self._count_bits),
-        }
-        if self._limited:
-            members["limit"] = In(limit_shape)
-        super().__init__(members)
+        # a zero input counts `width`; a power of two above it pads the tree with ones below
+        self._levels = width.bit_length()
+        super().__init__({"i": In(width), "count": Out(self._levels)})
 
     def elaborate(self, platform):
         m = Module()
-        most = (1 << self._count_bits) - 1
-        if self._limited:
-            # Saturate: a limit beyond the largest count never binds.
-            limit = Mux(self.limit > most, most, self.limit)
-        value = self.i
-        taken = []  # shift bits decided so far, most significant first
-        for j in reversed(range(self._count_bits)):
-            step = 1 << j
-            top_clear = value[max(0, self._width - step):] == 0
-            if self._limited:
-                # places taken so far (higher powers of two) plus this step, within the limit
-                so_far = Cat(Const(0, j + 1), *reversed(taken)) if taken else Const(0, j + 1)
-                take = top_clear & ((so_far | step) <= limit)
-            else:
-                take = top_clear
-            bit = Signal(name=f"take_{step}")
-            m.d.comb += bit.eq(take)
-            shifted = Signal(self._width, name=f"shifted_{step}")
-            m.d.comb += shifted.eq(Mux(bit, value << step, value))
-            value = shifted
-            taken.append(bit)
-        m.d.comb += [
-            self.o.eq(value),
-            self.shift.eq(Cat(*reversed(taken))),
-        ]
+        padded = Cat(Const((1 << ((1 << self._levels) - self._width)) - 1,
+                           (1 << self._levels) - self._width), self.i)
+        # each node: (its slice is all zero, leading zeros of its slice); leaves are single bits
+        nodes = [(~padded[i], Const(0, 0)) for i in range(len(padded))]
+        while len(nodes) > 1:
+            merged = []
+            for low, high in zip(nodes[0::2], nodes[1::2]):
+                merged.append((high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0))))
+            nodes = merged
+        m.d.comb += self.count.eq(nodes[0][1])
         return m
 
 
-class Align(wiring.Component):
-    """Shift `i` right by `shift` places, OR-ing every bit shifted out into bit 0 of `o`.
+class ShiftRightJam(wiring.Component):
+    """`o` = `i` shifted right by `shift` places, every bit shifted out OR-ed into bit 0.
 
-    A logarithmic shifter with a sticky bit per step; a shift of `width` or more leaves only the
-    sticky bit. Combinational.
+    `tz` gives `i`'s trailing zeros (any value >= `width` when `i` is zero): a bit is lost exactly
+    when the lowest set bit lies below the shift distance, so the sticky bit is one compare, not
+    an OR over every shifted-out bit. Combinational.
     """
 
-    def __init__(self, width, *, shift_shape):
+    def __init__(self, width, *, shift_shape, tz_shape):
         if not isinstance(width, int) or width < 2:
-            raise ValueError(f"Align width must be an integer of at least 2, not {width!r}")
+            raise ValueError(f"ShiftRightJam width must be an integer of at least 2, not {width!r}")
         self._width = width
-        # Steps 2^j, j < bits, reach 2^bits - 1 >= width places: every bit can leave the window.
-        self._count_bits = width.bit_length()
         super().__init__({
             "i": In(width),
             "shift": In(shift_shape),
+            "tz": In(tz_shape),
             "o": Out(width),
         })
 
     def elaborate(self, platform):
         m = Module()
-        most = (1 << self._count_bits) - 1
-        shift = Signal(self._count_bits)
-        m.d.comb += shift.eq(Mux(self.shift > most, most, self.shift))
-        value, sticky = self.i, Const(0, 1)
-        for j in reversed(range(self._count_bits)):
-            step = 1 << j
-            lost = value[:min(step, self._width)] != 0
-            sticky = sticky | (shift[j] & lost)
-            shifted = Signal(self._width, name=f"shifted_{step}")
-            m.d.comb += shifted.eq(Mux(shift[j], value >> step, value))
-            value = shifted
-        m.d.comb += self.o.eq(value | sticky)
+        # a shift of width - 1 or less fits in width.bit_length() bits; anything more clears
+        near = self.shift < self._width
+        shifted = Mux(near, self.i >> self.shift[:self._width.bit_length()], 0)
+        sticky = (self.tz < self.shift) & (self.tz < self._width)
+        m.d.comb += self.o.eq(shifted | sticky)
         return m
 
 
 class Round(wiring.Component):
-    """Round sign · `sig` · 2^(`exp` - width + 1) to binary32, ties to even (SPEC §2).
+    """Decide the RNE rounding of sign · `sig` · 2^(`exp` - width + 1) to binary32 (SPEC §2).
 
     `sig` is normalised (top bit set) with `exp` >= -126, or has its top bit clear with
     `exp` = -126 (a subnormal or zero exact value); everything below the round bit is sticky.
-    Gives +0 for an exact zero, ±Inf with overflow for a magnitude rounding beyond the largest
-    finite value; `underflow` = tiny before rounding and inexact. Combinational.
+    The rounded magnitude bits are `truncated` + `up`: the increment may carry from the fraction
+    into the exponent field (a subnormal becomes the least normal, 1.11..1 · 2^e becomes
+    2^(e+1)); it never reaches Inf, because `overflow` is decided from the bits before it and
+    then replaces the magnitude. `negative` is the result's sign: +0 for an exact zero.
+    `underflow` = tiny before rounding and inexact. Combinational.
     """
 
     def __init__(self, width, *, exp_shape):
@@ -180,7 +229,9 @@ class Round(wiring.Component):
             "sign": In(1),
             "exp": In(exp_shape),
             "sig": In(width),
-            "result": Out(32),
+            "truncated": Out(31),
+            "up": Out(1),
+            "negative": Out(1),
             "overflow": Out(1),
             "underflow": Out(1),
             "inexact": Out(1),
@@ -195,61 +246,204 @@ class Round(wiring.Component):
         round_bit = self.sig[w - 2 - _FRAC]
         sticky = self.sig[:w - 2 - _FRAC] != 0
         biased = self.exp + _BIAS
-        field = Mux(normal, biased[:8], 0)
-        # Rounding up carries from the fraction into the exponent field: a subnormal becomes the
-        # least normal, 1.11..1 · 2^e becomes 2^(e+1), and the largest finite becomes Inf.
-        rounded = Signal(32)
-        m.d.comb += rounded.eq(Cat(frac, field) + (round_bit & (sticky | lsb)))
+        up = round_bit & (sticky | lsb)
         inexact_bits = round_bit | sticky
-        overflow = (normal & (biased >= _EXP_ALL_ONES)) | (rounded >= _INF)
+        # beyond the largest finite: an exponent past 254, or 254 with every fraction bit set
+        # rounding up into 2^128
+        overflow = normal & ((biased >= _EXP_ALL_ONES)
+                             | ((biased == _EXP_ALL_ONES - 1) & (frac == (1 << _FRAC) - 1) & up))
         m.d.comb += [
+            self.truncated.eq(Cat(frac, Mux(normal, biased[:8], 0))),
+            self.up.eq(up),
             self.overflow.eq(overflow),
             self.inexact.eq(inexact_bits | overflow),
             self.underflow.eq(~normal & inexact_bits),
             # an exact zero (no bit set) is +0 whatever the sign of the operands
-            self.result.eq(Cat(Mux(overflow, _INF, rounded[:31]),
-                               self.sign & (normal | (frac != 0) | inexact_bits))),
+            self.negative.eq(self.sign & (normal | (frac != 0) | inexact_bits)),
         ]
+        return m
+
+
+class Widths:
+    """The widths of Accumulate's datapath for one sum width and grid, each with its reason."""
+
+    def __init__(self, sum_width, grid_lsb):
+        # |sum| needs all sum_width bits: the most negative sum has magnitude 2^(sum_width-1).
+        self.mag = sum_width
+        # Normalised, the lowest of those bits is always 0 (step 0 of the module docstring).
+        self.v_sig = self.mag - 1
+        # The window: big's widest significand (v_sig bits) above one spare place for the jammed
+        # sticky bit, and at least 27 places so a rounded result's last place is >= 2 places
+        # above it (module docstring, steps 1 and 2).
+        self.window = max(self.v_sig + 1, _FRAC + 4)
+        # Window plus its carry place.
+        self.sum_bits = self.window + 1
+        # V's leading-bit exponent: scale + grid_lsb + (mag - 1) - leading zeros; a zero sum
+        # counts mag leading zeros.
+        ev_lo = _SCALE_LO + grid_lsb - 1
+        ev_hi = _SCALE_HI + grid_lsb + self.mag - 1
+        self.ev = _range_shape(ev_lo, ev_hi)
+        # D's leading-place exponent: -126 for zeros and subnormals (kept unnormalised), else the
+        # biased field less 127 (up to 128 for Inf and NaN, whose result is overridden); big's
+        # exponent is the larger, so it is never below -126.
+        ed_lo, ed_hi = _EMIN, _EXP_ALL_ONES - _BIAS
+        self.eb_hi = max(ev_hi, ed_hi)
+        self.eb = _range_shape(_EMIN, self.eb_hi)
+        # The exponent difference e_v - e_d, either sign, and the alignment distance (its size).
+        self.diff = _range_shape(ev_lo - ed_hi, ev_hi - ed_lo)
+        self.dist = _range_shape(0, max(ev_hi - ed_lo, ed_hi - ev_lo))
+        # Exponent of the window's carry place and of the normalised result: -126..eb_hi + 1.
+        self.top = _range_shape(_EMIN, self.eb_hi + 1)
+        # Place of a window operand's lowest set bit, `window` when it is zero.
+        self.tz = _range_shape(0, self.window)
+        # The signed total of the window's add: the carry place and a sign.
+        self.total = self.sum_bits + 1
+
+    def block_layout(self):
+        """What Prepare hands to the loop: V = (-1)^sign · 1.sig · 2^exp, its specials."""
+        return data.StructLayout({
+            "sig": self.v_sig,  # normalised |sum| without its always-zero lowest bit
+            "exp": self.ev,
+            "tz": self.tz,  # the place of sig's lowest set bit in the window, window when zero
+            "sign": 1,
+            "zero": 1,
+            "specials": _BLOCK_SPECIALS,
+        })
+
+
+def _check(sum_width, grid_lsb, **stages):
+    problems = []
+
+    def check(value, ok, message):
+        if not isinstance(value, int) or isinstance(value, bool) or not ok(value):
+            problems.append(f"{message}, not {value!r}")
+
+    check(sum_width, lambda v: 2 <= v <= 512, "Sum width must be an integer from 2 to 512")
+    check(grid_lsb, lambda v: -512 <= v <= 0, "Grid LSB must be an integer from -512 to 0")
+    for name, (value, cuts) in stages.items():
+        check(value, lambda v: v in cuts,
+              f"{name.capitalize().replace('_', ' ')} must be an integer from 0 to {max(cuts)}")
+    return problems
+
+
+def _stager(m, cuts):
+    """stage(cut, **values): the values after pipeline cut `cut`, registered if it is in use."""
+    def stage(cut, **values):
+        return [delay(m, value, int(cut in cuts), f"{name}_{cut}")
+                for name, value in values.items()]
+    return stage
+
+
+class PrepareBlock(wiring.Component):
+    """Normalise a block sum before its slot is read: V = (-1)^sign · 1.sig · 2^exp.
+
+    Inputs: `sum`, `scale` (sa + sb - 254), the block's specials `nan`, `invalid`, `pos_inf`,
+    `neg_inf`. Output: `block` (`Widths.block_layout`). Latency: `stages` cycles (0 to 4,
+    `PREPARE_CUTS`), free-running. Throughput: one block per cycle.
+    """
+
+    def __init__(self, *, sum_width, grid_lsb, stages=0):
+        problems = _check(sum_width, grid_lsb, stages=(stages, PREPARE_CUTS))
+        if problems:
+            self._MustUse__silence = True  # a refused design is not an unused one
+            raise ValueError("; ".join(problems))
+        self._sum_width, self._grid_lsb, self._stages = sum_width, grid_lsb, stages
+        self._widths = Widths(sum_width, grid_lsb)
+        super().__init__({
+            "sum": In(signed(sum_width)),
+            "scale": In(signed(10)),  # -254..+256, 10 signed bits
+            "nan": In(1),
+            "invalid": In(1),
+            "pos_inf": In(1),
+            "neg_inf": In(1),
+            "block": Out(self._widths.block_layout()),
+        })
+
+    @property
+    def latency(self):
+        return self._stages
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._widths
+        stage = _stager(m, PREPARE_CUTS[self._stages])
+        specials = Signal(_BLOCK_SPECIALS)
+        m.d.comb += specials.eq(Cat(self.nan, self.invalid, self.pos_inf, self.neg_inf))
+
+        # -- negate: |sum| = (sum ^ sign) + sign, low half first ---------------------------------
+        sign = self.sum[-1]
+        flipped = self.sum.as_unsigned() ^ sign.replicate(w.mag)
+        low, carry = _add_halves(m, flipped, Const(0, w.mag), sign, "magnitude")
+        # trailing zeros of sum, which are those of |sum| (negation keeps them)
+        m.submodules.trailing = trailing = CountLeadingZeros(w.mag)
+        m.d.comb += trailing.i.eq(Cat(*reversed(list(self.sum.as_unsigned()))))
+        zero = self.sum == 0
+        flipped, low, carry, tz, zero, sign, scale, specials = stage(
+            "negate", flipped=flipped, low=low, carry=carry, tz=trailing.count, zero=zero,
+            sign=sign, scale=self.scale, specials=specials)
+        magnitude = Signal(w.mag)
+        m.d.comb += magnitude.eq(_add_high(flipped, Const(0, w.mag), low, carry))
+        magnitude, tz, zero, sign, scale, specials = stage(
+            "magnitude", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
+            specials=specials)
+
+        # -- count ---------------------------------------------------------------------------------
+        m.submodules.leading = leading = CountLeadingZeros(w.mag)
+        m.d.comb += leading.i.eq(magnitude)
+        magnitude, lz, tz, zero, sign, scale, specials = stage(
+            "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=zero, sign=sign,
+            scale=scale, specials=specials)
+
+        # -- normalise -----------------------------------------------------------------------------
+        normalised = Signal(w.mag)
+        m.d.comb += normalised.eq(magnitude << lz)
+        block = Signal(w.block_layout())
+        m.d.comb += [
+            block.sig.eq(normalised[1:]),
+            block.exp.eq(scale + (self._grid_lsb + w.mag - 1) - lz),
+            # |sum|'s lowest set bit at place tz moves to tz + lz, less the dropped bit 0, then
+            # up to the window's top: tz + lz - 1 + (window - v_sig) (tz + lz >= 1: module doc)
+            block.tz.eq(Mux(zero, w.window, tz + lz + (w.window - w.v_sig - 1))),
+            block.sign.eq(sign),
+            block.zero.eq(zero),
+            block.specials.eq(specials),
+        ]
+        block, = stage("prepared", block=block)
+        m.d.comb += self.block.eq(block)
         return m
 
 
 class Accumulate(wiring.Component):
     """D' = RNE_binary32(D + sum · 2^(scale + grid_lsb)), exact add, one rounding; specials; flags.
 
-    Latency: `stages` cycles (a free-running pipeline, no enable or stall: it is never stalled).
+    Latency: `prepare_stages` cycles from the block inputs to the slot read (`d`, `d_flags` are
+    sampled then), `stages` more to `result`/`flags` (a free-running pipeline, never stalled).
     Throughput: one accumulation per cycle.
 
-    sum_width -- width of the signed block sum (for example 64 + log2(k) + 1).
-    grid_lsb  -- weight exponent of the sum's least significant bit (negative, for example -32).
-    stages    -- pipeline registers, 0 to 3: after Align (1, 2 and 3), after Add (2 and 3), after
-                 Normalise (3).
+    sum_width      -- width of the signed block sum (for example 64 + log2(k) + 1).
+    grid_lsb       -- weight exponent of the sum's least significant bit (negative, e.g. -32).
+    stages         -- loop registers, 0 to 8 (`LOOP_CUTS`): they set the slot reuse distance.
+    prepare_stages -- registers before the slot read, 0 to 4 (`PREPARE_CUTS`).
 
-    Inputs: `sum`, `scale` (sa + sb - 254, -254..254), `nan` (NaN element or scale), `invalid`
-    (disabled format or Inf × 0), `pos_inf`/`neg_inf` (an infinite product entered the sum), `d`
-    (binary32 before the step), `d_flags`. Outputs: `result` (binary32), `flags` (`d_flags` OR
-    the flags of this step; bit 0 invalid, 1 overflow, 2 underflow, 3 inexact).
+    Inputs: `sum`, `scale` (sa + sb - 254, -254..256), `nan` (NaN element or scale), `invalid`
+    (disabled format or Inf × 0), `pos_inf`/`neg_inf` (an infinite product entered the sum); then
+    `d` (binary32 before the step), `d_flags`. Outputs: `result` (binary32), `flags` (`d_flags`
+    OR the flags of this step; bit 0 invalid, 1 overflow, 2 underflow, 3 inexact).
     """
 
-    def __init__(self, *, sum_width, grid_lsb, stages=0):
-        problems = []
-
-        def check(value, ok, message):
-            if not isinstance(value, int) or isinstance(value, bool) or not ok(value):
-                problems.append(f"{message}, not {value!r}")
-
-        check(sum_width, lambda v: 2 <= v <= 512, "Sum width must be an integer from 2 to 512")
-        check(grid_lsb, lambda v: -512 <= v <= 0, "Grid LSB must be an integer from -512 to 0")
-        check(stages, lambda v: v in _CUTS,
-              f"Stages must be an integer from 0 to {max(_CUTS)}")
+    def __init__(self, *, sum_width, grid_lsb, stages=0, prepare_stages=0):
+        problems = _check(sum_width, grid_lsb, stages=(stages, LOOP_CUTS),
+                          prepare_stages=(prepare_stages, PREPARE_CUTS))
         if problems:
             self._MustUse__silence = True  # a refused design is not an unused one
             raise ValueError("; ".join(problems))
         self._sum_width = sum_width
         self._grid_lsb = grid_lsb
         self._stages = stages
+        self._prepare_stages = prepare_stages
         super().__init__({
             "sum": In(signed(sum_width)),
-            "scale": In(signed(10)),  # sa + sb - 254 with codes 0..255: -254..+256, 10 signed bits
+            "scale": In(signed(10)),  # -254..+256, 10 signed bits
             "nan": In(1),
             "invalid": In(1),
             "pos_inf": In(1),
@@ -261,53 +455,35 @@ class Accumulate(wiring.Component):
         })
 
     @property
-    def latency(self):
-        """Cycles from inputs to outputs."""
+    def prepare_latency(self):
+        """Cycles from the block inputs to the slot read."""
+        return self._prepare_stages
+
+    @property
+    def loop_latency(self):
+        """Cycles from the slot read to the result."""
         return self._stages
+
+    @property
+    def latency(self):
+        """Cycles from the block inputs to the result."""
+        return self._prepare_stages + self._stages
 
     def elaborate(self, platform):
         m = Module()
-        cuts = _CUTS[self._stages]
+        w = Widths(self._sum_width, self._grid_lsb)
+        stage = _stager(m, LOOP_CUTS[self._stages])
 
-        def stage(cut, **values):
-            """Values after pipeline cut `cut`: registered if the cut is in use, else the same."""
-            return [delay(m, value, int(cut in cuts), f"{name}_{cut}")
-                    for name, value in values.items()]
+        m.submodules.prepare = prepare = PrepareBlock(
+            sum_width=self._sum_width, grid_lsb=self._grid_lsb, stages=self._prepare_stages)
+        m.d.comb += [
+            prepare.sum.eq(self.sum), prepare.scale.eq(self.scale), prepare.nan.eq(self.nan),
+            prepare.invalid.eq(self.invalid), prepare.pos_inf.eq(self.pos_inf),
+            prepare.neg_inf.eq(self.neg_inf),
+        ]
+        v = prepare.block
 
-        # -- derived widths ------------------------------------------------------------------------
-        # |sum| needs all sum_width bits: the most negative sum has magnitude 2^(sum_width-1).
-        mag_width = self._sum_width
-        # Normalised, the lowest of those bits is always 0 (step 0 of the module docstring).
-        v_sig_width = mag_width - 1
-        # The window: big's widest significand (v_sig_width bits) above one spare place for the
-        # jammed sticky bit, and at least 27 places so a rounded result's last place is >= 2
-        # places above it (module docstring, steps 1 and 2).
-        window = max(v_sig_width + 1, _FRAC + 4)
-        # Window plus its carry place.
-        sum_bits = window + 1
-        # V's leading-bit exponent: scale + grid_lsb + (mag_width - 1) - leading zeros.
-        ev_lo = -254 + self._grid_lsb
-        ev_hi = 254 + self._grid_lsb + mag_width - 1
-        # D's leading-place exponent: -126 for zeros and subnormals (kept unnormalised), else the
-        # biased field less 127 (up to 128 for Inf and NaN, whose result is overridden); big's
-        # exponent is the larger, so it is never below -126.
-        ed_lo, ed_hi = _EMIN, _EXP_ALL_ONES - _BIAS
-        eb_lo, eb_hi = _EMIN, max(ev_hi, ed_hi)
-        ev_shape = _range_shape(ev_lo, ev_hi)
-        eb_shape = _range_shape(eb_lo, eb_hi)
-        # Alignment distance big - small: 0 up to the largest big less the least small.
-        dist_shape = _range_shape(0, eb_hi - min(ev_lo, ed_lo))
-        # Exponent of the window's carry place and of the normalised result: -126..eb_hi + 1.
-        top_shape = _range_shape(_EMIN, eb_hi + 1)
-
-        # -- Prepare -------------------------------------------------------------------------------
-        v_sign = self.sum[-1]
-        v_zero = self.sum == 0
-        m.submodules.normalise_sum = norm_v = Normalise(mag_width)
-        m.d.comb += norm_v.i.eq(abs(self.sum))
-        e_v = Signal(ev_shape)
-        m.d.comb += e_v.eq(self.scale + (self._grid_lsb + mag_width - 1) - norm_v.shift)
-
+        # -- unpack D ------------------------------------------------------------------------------
         d_sign = self.d[31]
         d_field = self.d[_FRAC:31]
         d_frac = self.d[:_FRAC]
@@ -315,93 +491,119 @@ class Accumulate(wiring.Component):
         d_nan = d_special & (d_frac != 0)
         d_inf = d_special & (d_frac == 0)
         d_sig = Cat(d_frac, d_field != 0)
-        e_d = Mux(d_field == 0, _EMIN, d_field - _BIAS)
+        e_d = Signal(_range_shape(_EMIN, _EXP_ALL_ONES - _BIAS))
+        m.d.comb += e_d.eq(Mux(d_field == 0, _EMIN, d_field - _BIAS))
+
+        v, d_sign, d_sig, e_d, d_nan, d_inf, d_flags = stage(
+            "unpack", v=v, d_sign=d_sign, d_sig=d_sig, e_d=e_d, d_nan=d_nan, d_inf=d_inf,
+            d_flags=self.d_flags)
+
+        # -- compare: subtract the exponents both ways, decide the specials --------------------------
+        m.submodules.d_trailing = d_trailing = CountLeadingZeros(_FRAC + 1)
+        m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig))))
+        d_tz = Signal(w.tz)
+        m.d.comb += d_tz.eq(d_trailing.count + (w.window - _FRAC - 1))  # window when D is zero
 
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
-        pos = self.pos_inf | (d_inf & ~d_sign)
-        neg = self.neg_inf | (d_inf & d_sign)
-        raise_invalid = self.invalid | (pos & neg)
-        is_nan = raise_invalid | self.nan | d_nan
-        is_inf = ~is_nan & (pos | neg)
+        pos = v.specials.pos_inf | (d_inf & ~d_sign)
+        neg = v.specials.neg_inf | (d_inf & d_sign)
+        raise_invalid = v.specials.invalid | (pos & neg)
+        is_nan = raise_invalid | v.specials.nan | d_nan
         side = Signal(_SIDE)
         m.d.comb += [
             side.nan.eq(is_nan),
-            side.inf.eq(is_inf),
+            side.inf.eq(~is_nan & (pos | neg)),
             side.neg.eq(neg),
-            side.flags.eq(self.d_flags | raise_invalid),
+            side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # A zero sum is never big, so a zero small operand is always the sum.
-        v_big = ~v_zero & (e_v >= e_d)
-        e_big = Signal(eb_shape)
-        dist = Signal(dist_shape)
+        # Two subtractors side by side; a zero sum is never big, so a zero small is always V.
+        v_minus_d = Signal(w.diff)
+        d_minus_v = Signal(w.diff)
+        m.d.comb += [v_minus_d.eq(v.exp - e_d), d_minus_v.eq(e_d - v.exp)]
+        v_big = ~v.zero & (v_minus_d >= 0)
+        e_big = Signal(w.eb)
+        dist = Signal(w.dist)
         m.d.comb += [
-            e_big.eq(Mux(v_big, e_v, e_d)),
-            dist.eq(Mux(v_big, e_v - e_d, e_d - e_v)),
+            e_big.eq(Mux(v_big, v.exp, e_d)),
+            dist.eq(Mux(v_big, v_minus_d, d_minus_v)),
         ]
-        # Significands with their leading place at window - 1.
-        v_win = norm_v.o[1:] << (window - v_sig_width)  # zero for a zero sum
-        d_win = d_sig << (window - _FRAC - 1)
-        big = Signal(window)
-        small = Signal(window)
+        big_sign = Mux(v_big, v.sign, d_sign)
+        subtract = v.sign ^ d_sign
+
+        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big, big_sign, subtract, side = stage(
+            "compare", v_big=v_big, v_sig=v.sig, v_tz=v.tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
+            e_big=e_big, big_sign=big_sign, subtract=subtract, side=side)
+
+        # -- align: pick big and small, shift small ------------------------------------------------
+        # Significands with their leading place at window - 1; trailing zeros likewise.
+        v_win = v_sig << (w.window - w.v_sig)  # zero for a zero sum
+        d_win = d_sig << (w.window - _FRAC - 1)
+        big = Signal(w.window)
+        small = Signal(w.window)
+        small_tz = Signal(w.tz)
         m.d.comb += [
             big.eq(Mux(v_big, v_win, d_win)),
             small.eq(Mux(v_big, d_win, v_win)),
+            small_tz.eq(Mux(v_big, d_tz, v_tz)),
         ]
-        big_sign = Mux(v_big, v_sign, d_sign)
-        subtract = v_sign ^ d_sign
-
-        # -- Align ---------------------------------------------------------------------------------
-        m.submodules.align = align = Align(window, shift_shape=dist_shape)
-        m.d.comb += [
-            align.i.eq(small),
-            align.shift.eq(dist),
-        ]
-
-        aligned, big, e_big, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_big=e_big, big_sign=big_sign, subtract=subtract,
-            side=side)
-
-        # -- Add -----------------------------------------------------------------------------------
-        total = Signal(signed(sum_bits + 1))
-        # One adder: big + small, or big + ~small + 1 (two's complement over the total's width).
-        flip = subtract.replicate(len(total))
-        m.d.comb += total.eq(big + (aligned ^ flip) + subtract)
-        magnitude = Signal(sum_bits)
-        m.d.comb += magnitude.eq(abs(total))
-        sign = big_sign ^ (total < 0)
-        e_top = Signal(top_shape)
+        m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz)
+        m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
+        e_top = Signal(w.top)
         m.d.comb += e_top.eq(e_big + 1)
 
-        magnitude, sign, e_top, side = stage("add", magnitude=magnitude, sign=sign, e_top=e_top,
-                                             side=side)
+        aligned, big, e_top, big_sign, subtract, side = stage(
+            "align", aligned=align.o, big=big, e_top=e_top, big_sign=big_sign,
+            subtract=subtract, side=side)
 
-        # -- Normalise -----------------------------------------------------------------------------
-        # Stop at exponent -126: at most e_top + 126 places, so a subnormal stays unnormalised.
-        limit_shape = _range_shape(0, eb_hi + 1 - _EMIN)
-        m.submodules.normalise = norm = Normalise(sum_bits, limit_shape=limit_shape)
-        m.d.comb += [
-            norm.i.eq(magnitude),
-            norm.limit.eq(e_top - _EMIN),
-        ]
-        e_res = Signal(top_shape)
-        m.d.comb += e_res.eq(e_top - norm.shift)
+        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
+        e_top, big_sign, side = stage("carry", e_top=e_top, big_sign=big_sign, side=side)
+        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+                                            cut=lambda **values: stage("carry", **values))
+        sign = big_sign ^ negative
+        # Beside the high halves: the subnormal limit of the normalising shift as a one-hot bit
+        # (see count below): at most e_top + 126 places, so a subnormal result stays unnormalised.
+        limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
+        m.d.comb += limit.eq(e_top - _EMIN)
+        stop = Signal(w.sum_bits)
+        m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
-        sig, e_res, sign, side = stage("normalise", sig=norm.o, e_res=e_res, sign=sign, side=side)
+        magnitude, sign, e_top, stop, side = stage(
+            "add", magnitude=magnitude, sign=sign, e_top=e_top, stop=stop, side=side)
 
-        # -- Round and override --------------------------------------------------------------------
-        m.submodules.round = rnd = Round(sum_bits, exp_shape=top_shape)
-        m.d.comb += [
-            rnd.sign.eq(sign),
-            rnd.exp.eq(e_res),
-            rnd.sig.eq(sig),
-        ]
+        # -- count: min(leading zeros, limit) in one tree, the limit as a one-hot bit ---------------
+        m.submodules.leading = leading = CountLeadingZeros(w.sum_bits)
+        m.d.comb += leading.i.eq(magnitude | stop)
+
+        magnitude, count, sign, e_top, side = stage(
+            "count", magnitude=magnitude, count=leading.count, sign=sign, e_top=e_top, side=side)
+
+        # -- normalise -----------------------------------------------------------------------------
+        sig = Signal(w.sum_bits)
+        e_res = Signal(w.top)
+        m.d.comb += [sig.eq(magnitude << count), e_res.eq(e_top - count)]
+
+        sig, e_res, sign, side = stage("normalise", sig=sig, e_res=e_res, sign=sign, side=side)
+
+        # -- round: decide, then increment; specials override --------------------------------------
+        m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top)
+        m.d.comb += [rnd.sign.eq(sign), rnd.exp.eq(e_res), rnd.sig.eq(sig)]
+        rounding = Signal(_ROUNDING)
+        m.d.comb += [getattr(rounding, name).eq(getattr(rnd, name)) for name, _ in _ROUNDING]
+
+        rounding, side = stage("round", rounding=rounding, side=side)
+
+        overflow = rounding.overflow
+        rounded = Signal(31)
+        m.d.comb += rounded.eq(rounding.truncated + rounding.up)
         special = side.nan | side.inf
         # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
         m.d.comb += [
-            self.result.eq(Mux(side.nan, NAN, Mux(side.inf, Cat(Const(_INF, 31), side.neg),
-                                                    rnd.result))),
-            self.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
-                                                            rnd.underflow, rnd.inexact))),
+            self.result.eq(Mux(side.nan, NAN,
+                               Mux(side.inf, Cat(Const(_INF, 31), side.neg),
+                                   Cat(Mux(overflow, _INF, rounded), rounding.negative)))),
+            self.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), overflow,
+                                                            rounding.underflow,
+                                                            rounding.inexact))),
         ]
         return m

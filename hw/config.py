@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields, replace
 
 from amaranth.lib import data
 
+from .accumulate import LOOP_CUTS, PREPARE_CUTS
+
 __all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "preset"]
 
 
@@ -21,8 +23,9 @@ FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5
 #: Formats every build enables.
 REQUIRED_FORMATS = ("e4m3", "e5m2")
 BLOCK_SIZES = (16, 32, 64, 128)
-#: Pipeline registers `hw.accumulate.Accumulate` can place.
-ACC_STAGES = range(0, 4)
+#: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
+ACC_STAGES = range(len(LOOP_CUTS))
+PREP_STAGES = range(len(PREPARE_CUTS))
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ class Config:
     pipe_unpack   -- 1: a register after the operand decode (Unpack).
     pipe_multiply -- 1: a register after the significand products (Multiply).
     pipe_sum      -- 1: a register after the exact block sum (Sum).
-    acc_stages    -- pipeline registers inside Accumulate, 0 to 3.
+    prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 4
+                     (they add latency, not acc_latency).
+    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 8.
     """
 
     rows: int = 1
@@ -51,6 +56,7 @@ class Config:
     pipe_unpack: int = 0
     pipe_multiply: int = 1
     pipe_sum: int = 1
+    prep_stages: int = 0
     acc_stages: int = 2
 
     def __post_init__(self):
@@ -79,6 +85,8 @@ class Config:
         for name in ("pipe_unpack", "pipe_multiply", "pipe_sum"):
             check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
+        check_int(self.prep_stages, lambda v: v in PREP_STAGES,
+                  f"Prep stages must be an integer from {PREP_STAGES[0]} to {PREP_STAGES[-1]}")
         check_int(self.acc_stages, lambda v: v in ACC_STAGES,
                   f"Acc stages must be an integer from {ACC_STAGES[0]} to {ACC_STAGES[-1]}")
         try:
@@ -126,8 +134,13 @@ class Config:
         return self.block // self.lanes
 
     @property
+    def prepare_latency(self):
+        """Cycles from the block sum to the slot read: one per register of Accumulate's prepare."""
+        return self.prep_stages
+
+    @property
     def accumulate_latency(self):
-        """Cycles through Accumulate: one per register it holds."""
+        """Cycles from the slot read to the result: one per register in Accumulate's loop."""
         return self.acc_stages
 
     @property
@@ -135,17 +148,18 @@ class Config:
         """Cycles from a `last` step's acceptance to its result's valid, without stalls (SPEC §4).
 
         1 into the input register, where the step issues its first chunk; cycles_per_step - 1
-        more chunks; one per pipeline register before Accumulate; Accumulate's latency; and 1
-        through the result buffer.
+        more chunks; one per pipeline register before Accumulate; Accumulate's prepare and loop
+        latencies; and 1 through the result buffer.
         """
         return (self.cycles_per_step + self.pipe_unpack + self.pipe_multiply + self.pipe_sum
-                + self.accumulate_latency + 1)
+                + self.prepare_latency + self.accumulate_latency + 1)
 
     @property
     def acc_latency(self):
         """Slot reuse distance, in steps, that sustains one step every `cycles_per_step` cycles.
 
-        A step reads its slot when its block sum enters Accumulate and writes it back
+        A step reads its slot `prepare_latency` cycles after its block sum enters Accumulate
+        (the same delay for every step, so it does not count) and writes it back
         `accumulate_latency` cycles later; the next step on that slot must read at least one
         cycle after the write, so consecutive uses must issue accumulate_latency + 1 cycles apart.
         (A `first` step does not read its slot and never waits for it.)
@@ -223,7 +237,8 @@ class Config:
             "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
             "depth": self.depth, "formats": list(self.formats),
             "pipe_unpack": self.pipe_unpack, "pipe_multiply": self.pipe_multiply,
-            "pipe_sum": self.pipe_sum, "acc_stages": self.acc_stages,
+            "pipe_sum": self.pipe_sum, "prep_stages": self.prep_stages,
+            "acc_stages": self.acc_stages,
         }
 
     def manifest(self, top="mxdpu"):
@@ -263,12 +278,17 @@ class Config:
         }
 
 
-#: Named presets. Explicit parameters override a preset's values.
+#: Every Accumulate register in use: the loop split for timing (issue 8); acc_latency is then
+#: 9 steps at one cycle per step, 5 at two, 3 at four.
+_FAST_ACC = dict(prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
+
+#: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
+#: so a stream rotating over its slots runs at full rate.
 PRESETS = {
-    "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=4),
-    "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=4),
-    "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4),
-    "deepgemm128": Config(rows=1, cols=1, block=128, lanes=32, depth=4),
+    "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=16, **_FAST_ACC),
+    "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=8, **_FAST_ACC),
+    "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4, **_FAST_ACC),
+    "deepgemm128": Config(rows=1, cols=1, block=128, lanes=32, depth=4, **_FAST_ACC),
 }
 
 

@@ -186,9 +186,10 @@ class ProcessingElement(wiring.Component):
     Stage M (operands `a`, `b`): Multiply, Specials; then a register if `config.pipe_multiply`.
     Stage S (`start`): Align, Sum; the block sum is ready on a step's last chunk; then a register
     if `config.pipe_sum`.
-    Stage E (`a_scale`, `b_scale`, `format_invalid`, `slot`, `first`): the slot is read and
-    Accumulate starts; `result`/`flags` appear `Accumulate.latency` cycles later, stage W, where
-    `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
+    Stage E (`a_scale`, `b_scale`, `format_invalid`): Accumulate prepares the block sum.
+    Stage R (`slot`, `first`), `config.prepare_latency` cycles later: the slot is read.
+    Stage W, `config.accumulate_latency` cycles after R: `result`/`flags` appear and `write`
+    (with `write_slot`, `write_last`) stores them, or +0 when `last`.
     """
 
     def __init__(self, config, grid):
@@ -245,10 +246,11 @@ class ProcessingElement(wiring.Component):
         block = delay(m, block_sum.sum, config.pipe_sum, "block")
         block_flags = delay(m, block_flags, config.pipe_sum, "block_flags")
 
-        # stage E: the slot is read and Accumulate starts; stage W: the result is written back
+        # stage E: Accumulate starts; stage R: the slot is read; stage W: the result is written
         m.submodules.slots = slots = SlotStore(config)
         m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
-                                                   stages=config.acc_stages)
+                                                   stages=config.acc_stages,
+                                                   prepare_stages=config.prep_stages)
         scale_nan = (self.a_scale == 0xFF) | (self.b_scale == 0xFF)
         m.d.comb += [
             slots.read_slot.eq(self.slot),

@@ -17,8 +17,8 @@ class Tile(wiring.Component):
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
     `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
-    Latency: `pipe_unpack + pipe_multiply + pipe_sum + Config.accumulate_latency` cycles after a
-    step's last chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold
+    Latency: `pipe_unpack + pipe_multiply + pipe_sum + Config.prepare_latency
+    + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold
     every PE's new slot value (then written to the slot). Throughput: a chunk a cycle.
     The caller never issues a step that reads a slot before its previous value is written.
     """
@@ -84,11 +84,16 @@ class Tile(wiring.Component):
             control.b_scale.eq(step.b_scale),
         ]
         entry = delay(m, control, to_entry, "entry")
-        acc_cycles = config.accumulate_latency
-        write = delay(m, block_done, acc_cycles, "write")
-        write_slot = delay(m, entry.slot, acc_cycles, "write_slot")
-        write_last = delay(m, entry.last, acc_cycles, "write_last")
-        m.d.comb += [self.done.eq(write), self.slot.eq(write_slot), self.last.eq(write_last)]
+        # the slot is read when Accumulate has prepared the block sum, written back
+        # accumulate_latency cycles later
+        slot_use = Signal(data.StructLayout({"done": 1, "slot": config.slot_width, "first": 1,
+                                             "last": 1}))
+        m.d.comb += [slot_use.done.eq(block_done), slot_use.slot.eq(entry.slot),
+                     slot_use.first.eq(entry.first), slot_use.last.eq(entry.last)]
+        read = delay(m, slot_use, config.prepare_latency, "read")
+        written = delay(m, read, config.accumulate_latency, "write")
+        m.d.comb += [self.done.eq(written.done), self.slot.eq(written.slot),
+                     self.last.eq(written.last)]
 
         for r in range(cfg_rows):
             for c in range(cfg_cols):
@@ -97,8 +102,9 @@ class Tile(wiring.Component):
                     pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
                     pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
                     pe.format_invalid.eq(entry.format_invalid),
-                    pe.slot.eq(entry.slot), pe.first.eq(entry.first),
-                    pe.write.eq(write), pe.write_slot.eq(write_slot), pe.write_last.eq(write_last),
+                    pe.slot.eq(read.slot), pe.first.eq(read.first),
+                    pe.write.eq(written.done), pe.write_slot.eq(written.slot),
+                    pe.write_last.eq(written.last),
                     self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags),
                 ]
         return m

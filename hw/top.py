@@ -93,8 +93,7 @@ class MXDPU(wiring.Component):
             results.w_en.eq(tile.done & tile.last),
             result.d.eq(tile.d), result.flags.eq(tile.flags), result.slot.eq(tile.slot),
             results.w_data.eq(result),
-            self.result.valid.eq(results.r_rdy),
-            self.result.payload.eq(results.r_data),
-            results.r_en.eq(self.result.ready),
         ]
+        # the buffer's read side is the result stream (same payload width, the bits as laid out)
+        wiring.connect(m, results.r_stream, wiring.flipped(self.result))
         return m

@@ -26,6 +26,7 @@ VERBS = {
     "crosscheck": ("mxdpu.scripts.crosscheck", "vendor accumulation modes of the golden model against MMA-Sim"),
     "fidelity": ("mxdpu.scripts.fidelity", "dot-product error of each accumulation mode against K, table and plot"),
     "quant-error": ("mxdpu.scripts.quant_error", "quantisation error of HiF8 against MXFP8 with UE8M0 scales"),
+    "formal": ("mxdpu.scripts.formal", "prove Accumulate's fast stages equal to their references with Yosys"),
 }
 
 

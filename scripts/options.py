@@ -4,7 +4,7 @@ before any work starts."""
 import tempfile
 from pathlib import Path
 
-from mxdpu.hw.config import ACC_STAGES, PRESETS, preset
+from mxdpu.hw.config import ACC_STAGES, PREP_STAGES, PRESETS, Config, preset
 
 from .errors import UsageError
 
@@ -28,16 +28,18 @@ def add_config_arguments(parser, default_preset="dpu"):
                             ("pipe_sum", "register after the block sum")):
         group.add_argument("--" + name.replace("_", "-"), type=int,
                            help=f"{help_text}, 0 or 1 (default: the preset's)")
+    group.add_argument("--prep-stages", type=int,
+                       help=f"pipeline registers in the accumulator's prepare part, before the slot "
+                            f"read, {PREP_STAGES[0]} to {PREP_STAGES[-1]} (default: the preset's)")
     group.add_argument("--acc-stages", type=int,
-                       help=f"pipeline registers in the accumulator, {ACC_STAGES[0]} to "
+                       help=f"pipeline registers in the accumulation loop, {ACC_STAGES[0]} to "
                             f"{ACC_STAGES[-1]} (default: the preset's)")
 
 
 def config_from_args(args):
     """The Config named by `add_config_arguments` options; ConfigError on bad values."""
-    overrides = {name: getattr(args, name) for name in ("rows", "cols", "block", "lanes", "depth",
-                                                        "pipe_unpack", "pipe_multiply", "pipe_sum",
-                                                        "acc_stages")}
+    # every generator parameter has an option of the same name (formats is a list, below)
+    overrides = {name: getattr(args, name) for name in Config.parameter_names() if name != "formats"}
     if args.formats is not None:
         overrides["formats"] = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     return preset(args.preset, **overrides)

@@ -29,7 +29,10 @@ MAX_FINITE = 0x7F7F_FFFF
 MIN_NORMAL = 0x0080_0000
 SIGN = 0x8000_0000
 
-INPUTS = ("sum", "scale", "nan", "invalid", "pos_inf", "neg_inf", "d", "d_flags")
+#: the block's inputs, then the slot's (read `prepare_stages` cycles later)
+BLOCK_INPUTS = ("sum", "scale", "nan", "invalid", "pos_inf", "neg_inf")
+SLOT_INPUTS = ("d", "d_flags")
+INPUTS = BLOCK_INPUTS + SLOT_INPUTS
 
 
 # -- the reference ---------------------------------------------------------------------------------
@@ -49,35 +52,40 @@ def case(sum=0, scale=0, d=0, *, nan=0, invalid=0, pos_inf=0, neg_inf=0, d_flags
 
 # -- the simulation --------------------------------------------------------------------------------
 
-def simulate(cases, *, stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
-    """Drive `cases` through an Accumulate, one per cycle; (result, flags) of each, in order."""
-    dut = Accumulate(sum_width=sum_width, grid_lsb=grid_lsb, stages=stages)
+def simulate(cases, *, stages=0, prepare_stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
+    """Drive `cases` through an Accumulate, one per cycle, each case's D `prepare_stages` cycles
+    after its block (when the slot is read); (result, flags) of each, in order."""
+    dut = Accumulate(sum_width=sum_width, grid_lsb=grid_lsb, stages=stages,
+                     prepare_stages=prepare_stages)
     sim = Simulator(dut)
     got = []
 
     async def testbench(ctx):
-        for i in range(len(cases) + dut.latency):
-            if i < len(cases):
-                for name in INPUTS:
-                    ctx.set(getattr(dut, name), cases[i][name])
+        for cycle in range(len(cases) + dut.latency):
+            if cycle < len(cases):
+                for name in BLOCK_INPUTS:
+                    ctx.set(getattr(dut, name), cases[cycle][name])
+            if 0 <= cycle - dut.prepare_latency < len(cases):
+                for name in SLOT_INPUTS:
+                    ctx.set(getattr(dut, name), cases[cycle - dut.prepare_latency][name])
+            if cycle >= dut.latency:
+                got.append((ctx.get(dut.result), ctx.get(dut.flags)))
             if dut.latency:
                 await ctx.tick()
-            if i + 1 >= dut.latency or not dut.latency:
-                if len(got) < len(cases):
-                    got.append((ctx.get(dut.result), ctx.get(dut.flags)))
 
-    if stages:
+    if dut.latency:
         sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     sim.run()
     return got
 
 
-def check(cases, *, stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
+def check(cases, *, stages=0, prepare_stages=0, sum_width=SUM_WIDTH, grid_lsb=GRID_LSB):
     """Every bit of every result and flag equals the reference; every case was checked.
 
     Returns the expected (result, flags) of each case, for the test to say what it covered."""
-    got = simulate(cases, stages=stages, sum_width=sum_width, grid_lsb=grid_lsb)
+    got = simulate(cases, stages=stages, prepare_stages=prepare_stages, sum_width=sum_width,
+                   grid_lsb=grid_lsb)
     wanted = []
     for c, (result, flags) in zip(cases, got, strict=True):
         want = reference(**c, grid_lsb=grid_lsb)
@@ -228,37 +236,45 @@ def test_reference_agrees_with_the_golden_model():
 
 # -- tests -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stages", [0, 1, 2, 3])
-def test_random_sums_scales_and_accumulators(stages):
+@pytest.mark.parametrize("stages, prepare_stages",
+                         [(0, 0), (1, 1), (2, 0), (3, 2), (4, 3), (5, 4), (6, 1), (7, 4), (8, 4)])
+def test_random_sums_scales_and_accumulators(stages, prepare_stages):
     rng = random.Random(1000 + stages)
     cases = [case(random_sum(rng), random_scale(rng), random_d(rng), d_flags=random_flags(rng))
              for _ in range(1500)]
-    check(cases, stages=stages)
+    check(cases, stages=stages, prepare_stages=prepare_stages)
 
 
-@pytest.mark.parametrize("stages", [1, 2, 3])
-def test_result_appears_exactly_stages_cycles_later(stages):
+@pytest.mark.parametrize("stages, prepare_stages", [(1, 0), (3, 0), (0, 2), (8, 4)])
+def test_result_appears_exactly_latency_cycles_later(stages, prepare_stages):
+    # the block at cycle 0, D at the slot read prepare_stages later: the result appears exactly
+    # stages cycles after the read, and not a cycle earlier
     first, second = case(3, 0, 0x3F80_0000), case(-5, 40, 0xC000_0000)
     want = [reference(**first), reference(**second)]
-    dut = Accumulate(sum_width=SUM_WIDTH, grid_lsb=GRID_LSB, stages=stages)
-    assert dut.latency == stages
+    dut = Accumulate(sum_width=SUM_WIDTH, grid_lsb=GRID_LSB, stages=stages,
+                     prepare_stages=prepare_stages)
+    assert (dut.prepare_latency, dut.loop_latency) == (prepare_stages, stages)
+    latency = stages + prepare_stages
     seen = []
 
     async def testbench(ctx):
-        for current in (first, second, second):
-            for name in INPUTS:
+        for cycle in range(3 * latency):
+            current = first if cycle < latency else second
+            for name in BLOCK_INPUTS:
                 ctx.set(getattr(dut, name), current[name])
-            for _ in range(stages):
-                await ctx.tick()
-                seen.append((ctx.get(dut.result), ctx.get(dut.flags)))
+            d_case = first if cycle - prepare_stages < latency else second
+            for name in SLOT_INPUTS:
+                ctx.set(getattr(dut, name), d_case[name])
+            seen.append((ctx.get(dut.result), ctx.get(dut.flags)))
+            await ctx.tick()
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     sim.run()
-    assert seen[stages - 1] == want[0] and seen[2 * stages - 1] == want[1]
-    assert seen[stages - 2] != want[0] if stages > 1 else seen[0] == want[0]
-    assert seen[3 * stages - 1] == want[1] and want[0] != want[1]
+    assert want[0] != want[1]
+    assert seen[latency] == want[0] and seen[2 * latency] == want[1]
+    assert seen[latency - 1] != want[0] and seen[2 * latency - 1] == want[0]
 
 
 def test_sum_alone_every_magnitude_and_extreme_scales():
@@ -504,8 +520,8 @@ def test_special_precedence_every_combination():
                                   invalid=invalid, pos_inf=pos_inf, neg_inf=neg_inf,
                                   d_flags=d_flags))
     check(cases)
-    for stages in (1, 3):
-        check(cases, stages=stages)
+    for stages, prepare_stages in ((1, 0), (3, 1), (8, 4)):
+        check(cases, stages=stages, prepare_stages=prepare_stages)
 
 
 def test_nan_results_are_canonical():
@@ -536,7 +552,9 @@ def test_other_sum_widths_and_grids(sum_width, grid_lsb):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(sum_width=1, grid_lsb=-32), "Sum width must be an integer from 2 to 512, not 1"),
     (dict(sum_width=70, grid_lsb=3), "Grid LSB must be an integer from -512 to 0, not 3"),
-    (dict(sum_width=70, grid_lsb=-32, stages=4), "Stages must be an integer from 0 to 3, not 4"),
+    (dict(sum_width=70, grid_lsb=-32, stages=9), "Stages must be an integer from 0 to 8, not 9"),
+    (dict(sum_width=70, grid_lsb=-32, prepare_stages=5),
+     "Prepare stages must be an integer from 0 to 4, not 5"),
     (dict(sum_width="70", grid_lsb=-32), "Sum width must be an integer from 2 to 512, not '70'"),
 ])
 def test_bad_parameters_are_refused_in_one_line(kwargs, message):
@@ -545,5 +563,6 @@ def test_bad_parameters_are_refused_in_one_line(kwargs, message):
 
 
 def test_converts_to_verilog_for_sum_width_72():
-    text = verilog.convert(Accumulate(sum_width=72, grid_lsb=-32, stages=2), name="accumulate")
+    text = verilog.convert(Accumulate(sum_width=72, grid_lsb=-32, stages=8, prepare_stages=4),
+                           name="accumulate")
     assert "module accumulate" in text

