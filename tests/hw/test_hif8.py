@@ -15,6 +15,7 @@ HIF8 = FORMAT_CODES["hif8"]
 FP8_HIF8 = ("e4m3", "e5m2", "hif8")
 
 
+@pytest.mark.slow     # the 256-PE harness, 5 × 65,536 products: 10–17 s; the top tests below cover HiF8 quickly
 def test_every_product_of_hif8_with_hif8_e4m3_e5m2():
     pairs = [(HIF8, HIF8), (HIF8, E4M3), (E4M3, HIF8), (HIF8, E5M2), (E5M2, HIF8)]
     grid, out = run_pairs(Config(formats=FP8_HIF8), pairs, range(256))
