@@ -136,7 +136,7 @@ def test_wide_e5m2_sums_and_cancellation_reach_both_paths():
 
 
 def test_disabled_format_is_nan_invalid_in_every_pe():
-    cfg = TILE_2X3_K16                                                  # e4m3, e5m2 only
+    cfg = TILE_2X3_K16          # e4m3, e5m2 only
     one = [0x38] * 16
     step = dict(a=[one] * 2, a_scale=[127] * 2, b=[one] * 3, b_scale=[127] * 3,
                 a_format=FORMAT_CODES["e2m1"], b_format=E4M3, slot=1, first=1, last=1)
