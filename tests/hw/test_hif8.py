@@ -7,17 +7,20 @@ import pytest
 from mxdpu.hw.config import FORMAT_CODES, Config
 from mxdpu.sim.amaranth_sim import run_stream
 from mxdpu.verif.stimulus import expected_results, make_stream
+from tests.common import E4M3, E5M2
 from tests.hw.test_pe import check_pairs, run_pairs
 from tests.hw.test_top import check
 
-HIF8, E4M3, E5M2 = FORMAT_CODES["hif8"], FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
+HIF8 = FORMAT_CODES["hif8"]
 FP8_HIF8 = ("e4m3", "e5m2", "hif8")
 
 
+@pytest.mark.slow     # the 256-PE harness, 5 × 65,536 products: 10–17 s; the top tests below cover HiF8 quickly
 def test_every_product_of_hif8_with_hif8_e4m3_e5m2():
     pairs = [(HIF8, HIF8), (HIF8, E4M3), (E4M3, HIF8), (HIF8, E5M2), (E5M2, HIF8)]
     grid, out = run_pairs(Config(formats=FP8_HIF8), pairs, range(256))
-    assert check_pairs(grid, out, range(256)) == 5 * 65536
+    assert list(out) == pairs
+    check_pairs(grid, out, range(256))
 
 
 CONFIGS = {
@@ -33,8 +36,8 @@ CONFIGS = {
                                              ("pairs_hif8_e4m3_subnormal", 30), ("heavy_hif8_even", 48)])
 def test_top_with_hif8_matches_golden_model(config, stimulus, limit):
     stream = make_stream(config, stimulus, 5, limit)
-    run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=4)
-    assert check(config, stream, run) == len(expected_results(config, stream)) > 0
+    assert len(expected_results(config, stream)) > 0
+    check(config, stream, run_stream(config, stream, idle=0.2, backpressure=0.3, seed=4))
 
 
 def test_hif8_code_in_a_build_without_hif8_is_nan_invalid():
@@ -42,5 +45,5 @@ def test_hif8_code_in_a_build_without_hif8_is_nan_invalid():
     stream = make_stream(config, "corners_hif8", 1, 12)
     expected = expected_results(config, stream)
     assert (expected.d == 0x7FC00000).all() and (expected.flags & 1).all()
-    run = run_stream(config, stream, idle=0.1, backpressure=0.1, seed=1)
-    assert check(config, stream, run) == len(expected) > 0
+    assert len(expected) > 0
+    check(config, stream, run_stream(config, stream, idle=0.1, backpressure=0.1, seed=1))

@@ -6,12 +6,11 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
+from tests.common import ALL_FORMATS
 from mxdpu.hw.config import FORMAT_CODES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.unpack import Unpack
 from mxdpu.verif.formats import FORMATS, INF, KIND, LSB_EXP, NAN, SIGN, VALUE
-
-ALL_FORMATS = tuple(FORMAT_CODES)
 
 
 def decode_all(config):
@@ -41,7 +40,6 @@ def decode_all(config):
 def test_unpack_every_code_of_every_format(formats):
     config = Config(formats=formats)
     grid, decoded = decode_all(config)
-    checked = 0
     for fmt in range(8):
         for code in range(256):
             sign, value, nan, inf, zero = decoded[fmt, code]
@@ -55,8 +53,6 @@ def test_unpack_every_code_of_every_format(formats):
                 assert value == (expect if kind not in (NAN, INF) else 0), (fmt, code)
                 assert zero == int(kind not in (NAN, INF) and expect == 0), (fmt, code)
                 assert sign == int(SIGN[fmt, code]), (fmt, code)
-            checked += 1
-    assert checked == 8 * 256
 
 
 def test_grid_of_fp8_spans_2_pow_minus_32_to_2_pow_31():

@@ -69,7 +69,6 @@ def test_small_run_writes_table_and_plot(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [["--rows", "0"], ["--max-k", "100"], ["--seed", "-1"]])
-def test_bad_arguments_are_one_line_and_exit_2(argv, capsys):
+def test_bad_arguments_are_one_line_and_exit_2(argv, error_line):
     assert main(["fidelity", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("mxdpu fidelity: error: --rows must be at least 1") and err.count("\n") == 1
+    assert error_line().startswith("mxdpu fidelity: error: --rows must be at least 1")

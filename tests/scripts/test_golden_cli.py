@@ -8,19 +8,17 @@ import pytest
 from mxdpu.scripts.cli import main
 from mxdpu.verif.kat import PUBLIC_KAT
 
-PUBLIC = PUBLIC_KAT
-
 
 def test_check_passes_on_public_known_answers(capsys):
-    assert main(["golden", "--check", str(PUBLIC)]) == 0
-    lines = PUBLIC.read_text().splitlines()
+    assert main(["golden", "--check", str(PUBLIC_KAT)]) == 0
+    lines = PUBLIC_KAT.read_text().splitlines()
     assert capsys.readouterr().out == f"{len(lines)} cases, 0 mismatches\n"
 
 
 def _tampered(tmp_path, name="e4m3_max_squared", d=None, flags=None):
     """The public file with one case's expected d/flags changed."""
     out = []
-    for line in PUBLIC.read_text().splitlines():
+    for line in PUBLIC_KAT.read_text().splitlines():
         case = json.loads(line)
         if case["name"] == name:
             case["d"] = d if d is not None else case["d"]
@@ -48,7 +46,7 @@ def test_check_of_tampered_flags_exits_1(tmp_path, capsys):
 
 def test_output_file_holds_computed_answers_and_checks_clean(tmp_path, capsys):
     stripped = tmp_path / "in.jsonl"
-    cases = [json.loads(line) for line in PUBLIC.read_text().splitlines()]
+    cases = [json.loads(line) for line in PUBLIC_KAT.read_text().splitlines()]
     stripped.write_text("".join(json.dumps({k: v for k, v in c.items() if k not in ("d", "flags")}) + "\n"
                                 for c in cases))
     out = tmp_path / "out.jsonl"
@@ -60,13 +58,13 @@ def test_output_file_holds_computed_answers_and_checks_clean(tmp_path, capsys):
 
 
 def test_default_output_is_stdout(capsys):
-    assert main(["golden", str(PUBLIC)]) == 0
+    assert main(["golden", str(PUBLIC_KAT)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [json.loads(line) for line in lines] == [json.loads(line) for line in PUBLIC.read_text().splitlines()]
+    assert [json.loads(line) for line in lines] == [json.loads(line) for line in PUBLIC_KAT.read_text().splitlines()]
 
 
 def test_enabling_a_format_changes_the_not_enabled_case(capsys):
-    assert main(["golden", "--check", "--formats", "e4m3,e5m2,e3m2", str(PUBLIC)]) == 1
+    assert main(["golden", "--check", "--formats", "e4m3,e5m2,e3m2", str(PUBLIC_KAT)]) == 1
     assert "format_not_enabled: expected d=0x7fc00000 flags=1" in capsys.readouterr().out
 
 
@@ -78,32 +76,31 @@ def test_enabling_a_format_changes_the_not_enabled_case(capsys):
 ])
 def test_malformed_line_exits_2_with_line_number(tmp_path, capsys, text, line, message):
     path = tmp_path / "bad.jsonl"
-    path.write_text(PUBLIC.read_text().splitlines()[0] + "\n" + text)
+    path.write_text(PUBLIC_KAT.read_text().splitlines()[0] + "\n" + text)
     assert main(["golden", "--check", str(path)]) == 2
     assert capsys.readouterr().err == f"mxdpu golden: error: {path}: line {line}: {message}\n"
 
 
 def test_non_utf8_file_exits_2_naming_the_line(tmp_path, capsys):
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(PUBLIC.read_bytes().splitlines(True)[0] + b'{"name": "caf\xe9"}\n')
+    path.write_bytes(PUBLIC_KAT.read_bytes().splitlines(True)[0] + b'{"name": "caf\xe9"}\n')
     assert main(["golden", "--check", str(path)]) == 2
     assert capsys.readouterr().err == f"mxdpu golden: error: {path}: line 2: not UTF-8 text\n"
 
 
-def test_missing_file_exits_2_in_one_line(tmp_path, capsys):
+def test_missing_file_exits_2_in_one_line(tmp_path, error_line):
     missing = tmp_path / "nope.jsonl"
     assert main(["golden", str(missing)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mxdpu golden: error: cannot read {missing}") and err.count("\n") == 1
+    assert error_line().startswith(f"mxdpu golden: error: cannot read {missing}")
 
 
 def test_unknown_format_exits_2(capsys):
-    assert main(["golden", "--formats", "e4m3,fp16", str(PUBLIC)]) == 2
+    assert main(["golden", "--formats", "e4m3,fp16", str(PUBLIC_KAT)]) == 2
     assert "Format must be one of" in capsys.readouterr().err
 
 
 def test_check_without_expected_values_exits_2(tmp_path, capsys):
-    case = json.loads(PUBLIC.read_text().splitlines()[0])
+    case = json.loads(PUBLIC_KAT.read_text().splitlines()[0])
     del case["d"], case["flags"]
     path = tmp_path / "bare.jsonl"
     path.write_text(json.dumps(case) + "\n")
@@ -150,7 +147,7 @@ def test_check_passes_on_mmasim_vendor_mode_answers(capsys):
 
 
 def test_unknown_mode_in_file_is_one_line_and_exit_2(tmp_path, capsys):
-    case = json.loads(PUBLIC.read_text().splitlines()[0])
+    case = json.loads(PUBLIC_KAT.read_text().splitlines()[0])
     case["steps"][0]["mode"] = "ampere"
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(case) + "\n")

@@ -6,13 +6,6 @@ import pytest
 from mxdpu.scripts.cli import main
 
 
-def _one_error_line(capsys):
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err and "usage:" not in captured.err, captured.err
-    return lines[0]
-
-
 @pytest.mark.parametrize("argv, message", [
     (["generate", "--rows", "x", "-o", "out"], "mxdpu generate: error: argument --rows: must be an integer, not 'x'"),
     (["synth", "--freq", "fast"], "mxdpu synth: error: argument --freq: must be a number, not 'fast'"),
@@ -20,11 +13,11 @@ def _one_error_line(capsys):
                                     "'deepgemm128', 'dpu', 'tile2x2', 'tile4x4')"),
     (["bogus"], "mxdpu: error: argument VERB: invalid choice: 'bogus'"),
 ])
-def test_bad_option_is_one_line_naming_option_value_and_what_is_allowed(capsys, argv, message):
+def test_bad_option_is_one_line_naming_option_value_and_what_is_allowed(error_line, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert _one_error_line(capsys).startswith(message)
+    assert error_line().startswith(message)
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def a_file(tmp_path):
     ("fidelity", "--output", "under_file", "cannot create the folder"),
     ("crosscheck", "--vectors", "a_folder", "cannot write the file"),
 ])
-def test_unusable_output_path_is_refused_before_any_work(monkeypatch, capsys, a_file, verb, option, where, message):
+def test_unusable_output_path_is_refused_before_any_work(monkeypatch, error_line, a_file, verb, option, where, message):
     # any tool run would be work done before the refusal: make it fail the test
     import mxdpu.scripts.flow as flow
     import mxdpu.sim.regress as regress
@@ -51,7 +44,7 @@ def test_unusable_output_path_is_refused_before_any_work(monkeypatch, capsys, a_
     monkeypatch.setattr(regress, "prepare", lambda *a, **k: pytest.fail("a design was built before the path check"))
     path = a_file / "x" if where == "under_file" else a_file.parent
     assert main([verb, option, str(path)]) == 2
-    line = _one_error_line(capsys)
+    line = error_line()
     assert line.startswith(f"mxdpu {verb}: error: {option} {path}: {message}"), line
 
 

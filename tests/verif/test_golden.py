@@ -8,13 +8,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests.common import ALL_FORMATS, E4M3, E5M2, TILE_2X3_K16
 from tests.verif.exact_reference import INEXACT, NAN_BITS, element, reference_step, round_to_fp32
 from mxdpu.hw.config import FORMAT_CODES, Config
 from mxdpu.verif.formats import FORMATS, decode
 from mxdpu.verif.golden import GoldenTile, accumulate, block_terms, pe_step
 
-ALL_FORMATS = tuple(FORMAT_CODES)
-E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
 STEPS_PER_GROUP = 1300        # 8 groups: 10,400 random steps
 
 
@@ -110,14 +109,12 @@ def test_random_steps_match_fraction_reference(k, enabled, formats):
     bits, flags = accumulate(d.astype(np.uint32), *(terms[key].reshape(-1) for key in
                                                    ("S", "E", "nan", "invalid", "pinf", "ninf")),
                              wide=terms["wide"])
-    checked = 0
-    for n, step in enumerate(steps):
+    assert bits.shape == flags.shape == (len(steps),)
+    for n, (step, d_bits, d_flags) in enumerate(zip(steps, bits.tolist(), flags.tolist(), strict=True)):
         expected = reference_step(*step[:6], step[6], enabled)
-        assert (int(bits[n]), int(flags[n])) == expected, f"batched step {n}: {step}"
+        assert (d_bits, d_flags) == expected, f"batched step {n}: {step}"
         if n < 200:   # the one-step entry point too
             assert pe_step(*step, enabled=enabled) == expected, f"pe_step {n}: {step}"
-        checked += 1
-    assert checked == STEPS_PER_GROUP
 
 
 def test_wide_e5m2_sums_and_cancellation_reach_both_paths():
@@ -139,7 +136,7 @@ def test_wide_e5m2_sums_and_cancellation_reach_both_paths():
 
 
 def test_disabled_format_is_nan_invalid_in_every_pe():
-    cfg = Config(rows=2, cols=3, block=16, lanes=16, depth=2)          # e4m3, e5m2 only
+    cfg = TILE_2X3_K16          # e4m3, e5m2 only
     one = [0x38] * 16
     step = dict(a=[one] * 2, a_scale=[127] * 2, b=[one] * 3, b_scale=[127] * 3,
                 a_format=FORMAT_CODES["e2m1"], b_format=E4M3, slot=1, first=1, last=1)
@@ -327,11 +324,9 @@ def test_hif8_with_every_format_matches_fraction_reference(k):
     bits, flags = accumulate(d.astype(np.uint32), *(terms[key].reshape(-1) for key in
                                                    ("S", "E", "nan", "invalid", "pinf", "ninf")),
                              wide=terms["wide"])
-    checked = 0
-    for n, step in enumerate(steps):
-        assert (int(bits[n]), int(flags[n])) == reference_step(*step, ALL_FORMATS), f"step {n}: {step}"
-        checked += 1
-    assert checked == 600
+    assert bits.shape == flags.shape == (len(steps),)
+    for n, (step, d_bits, d_flags) in enumerate(zip(steps, bits.tolist(), flags.tolist(), strict=True)):
+        assert (d_bits, d_flags) == reference_step(*step, ALL_FORMATS), f"step {n}: {step}"
 
 
 @pytest.mark.parametrize("d", [0, 0x80000000, 0x00000001, 0x7F7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000])
@@ -349,10 +344,7 @@ def test_hif8_corner_blocks_match_fraction_reference(d):
         "inf_times_zero": ([0x6F] + [0x08] * (k - 1), [0x00] + [0x08] * (k - 1)),
         "nan": ([0x80] + [0x08] * (k - 1), [0x08] * k),
     }
-    checked = 0
     for name, (a, b) in blocks.items():
         for sa, sb in ((127, 127), (0, 0), (254, 254), (0, 254), (255, 127)):
             expected = reference_step(HIF8, HIF8, a, b, sa, sb, d, ALL_FORMATS)
             assert pe_step(HIF8, HIF8, a, b, sa, sb, d, enabled=ALL_FORMATS) == expected, (name, sa, sb)
-            checked += 1
-    assert checked == 40
