@@ -5,7 +5,7 @@ from mxdpu.sim.axis_export import export_axis_verilog
 from mxdpu.sim.export import export_verilog
 
 from .errors import UsageError
-from .options import add_config_arguments, config_from_args
+from .options import add_config_arguments, config_from_args, output_dir
 from .fusesoc import write_core
 
 
@@ -24,6 +24,7 @@ def run(args):
     config = config_from_args(args)
     if args.axis:
         check_data_width(args.axis_width)  # refused before anything is written
+    output_dir(args.output, "--output")  # before the design is built
     try:
         verilog_path, manifest_path = export_verilog(config, args.output, args.top)
         core_path = write_core(verilog_path, manifest_path)

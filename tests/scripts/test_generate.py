@@ -44,9 +44,11 @@ def test_generate_refuses_bad_parameter_in_one_line(tmp_path, capsys, argv, mess
 
 
 @pytest.mark.parametrize("where", ["under_a_file", "a_file"])
-def test_generate_to_unwritable_output_exits_2_in_one_line(tmp_path, error_line, where):
+def test_generate_to_unwritable_output_exits_2_in_one_line(tmp_path, error_line, where, monkeypatch):
+    import mxdpu.scripts.generate as generate
+    monkeypatch.setattr(generate, "export_verilog", lambda *a: pytest.fail("the design was built first"))
     existing = tmp_path / "existing"
     existing.write_text("not a directory\n")
     out = existing / "x" if where == "under_a_file" else existing
     assert main(["generate", "-o", str(out)]) == 2
-    assert error_line().startswith(f"mxdpu generate: error: cannot write {out}: ")
+    assert error_line().startswith(f"mxdpu generate: error: --output {out}: cannot create the folder: ")
