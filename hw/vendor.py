@@ -20,7 +20,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .accumulate import Normalise
+from .accumulate import CountLeadingZeros, limit_bit
 from .formats import ELEMENT_FORMATS, Grid
 from .unpack import Unpack
 
@@ -194,12 +194,15 @@ class VendorChunk(wiring.Component):
         m.d.comb += lead.eq(e_max - _F + width - 1)
         limit = Signal(range(2 ** 11))  # lead + 126 < 2^11
         m.d.comb += limit.eq(Mux(lead - _E_MIN < 0, 0, lead - _E_MIN))
-        m.submodules.normalise = norm = Normalise(width, limit_shape=limit.shape())
-        m.d.comb += [norm.i.eq(mag), norm.limit.eq(limit)]
+        # a tree count with the limit as a one-hot bit: min(leading zeros, limit) places
+        m.submodules.count = count = CountLeadingZeros(width)
+        m.d.comb += count.i.eq(mag | limit_bit(limit, width))
+        normalised = Signal(width)
+        m.d.comb += normalised.eq(mag << count.count)
         exp = Signal(signed(12))
-        m.d.comb += exp.eq(lead - norm.shift)
+        m.d.comb += exp.eq(lead - count.count)
         kept = Signal(24)
-        m.d.comb += kept.eq(norm.o[width - 24:] & Mux(hopper, ((1 << 24) - 1) ^ ((1 << 10) - 1), (1 << 24) - 1))
+        m.d.comb += kept.eq(normalised[width - 24:] & Mux(hopper, ((1 << 24) - 1) ^ ((1 << 10) - 1), (1 << 24) - 1))
         overflow = (kept != 0) & (exp >= 128)
         finite = Signal(32)
         m.d.comb += finite.eq(Mux(kept == 0, 0, Mux(overflow, _INF, ((exp - _E_MIN) << 23) + kept)
