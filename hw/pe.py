@@ -1,9 +1,12 @@
-"""The processing element: multiply, align, block sum, specials, accumulate and its slot store.
+"""The processing element: multiply, place on the grid, block sum, specials, accumulate and its
+slot store.
 
 A PE takes `lanes` decoded A and B operands a cycle (decoded once per row / column by the tile)
-and, `block / lanes` cycles later, has the exact block sum of its step. Pipeline registers sit
-after Multiply (`config.pipe_multiply`) and after the block sum (`config.pipe_sum`); the tile's
-controller drives the control inputs at the stage they belong to.
+and, `block / lanes` cycles later plus the pipeline's, has the exact block sum of its step.
+Pipeline registers sit after Multiply (`config.pipe_multiply`), after PlaceOnGrid
+(`config.pipe_place`), inside Sum (`config.pipe_tree`, `config.sum_slices`) and after the block
+sum (`config.pipe_sum`); the tile's controller drives the control inputs at the stage they
+belong to.
 """
 
 import operator
@@ -17,22 +20,29 @@ from .accumulate import Accumulate
 from .formats import unpacked_layout
 from .pipeline import delay
 
-__all__ = ["Multiply", "Align", "Sum", "Specials", "SlotStore", "ProcessingElement", "product_layout"]
+__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "SlotStore", "ProcessingElement", "product_layout"]
 
 
 def product_layout(grid):
-    """An exact product: `(-1)^sign · sig · 2^(grid.lsb + exp)`."""
+    """An exact product: `value · 2^(grid.lsb + exp)`, `value` a signed integer."""
     return data.StructLayout({
-        # the product of two significands
-        "sig": 2 * grid.sig_width,
+        # ± the product of two significands: 2 · sig_width magnitude bits and a sign
+        "value": signed(2 * grid.sig_width + 1),
         # the sum of two exponent offsets
         "exp": grid.exp_width + 1,
-        "sign": 1,
     })
 
 
 class Multiply(wiring.Component):
-    """Multiply two decoded operands exactly (combinational): significands, exponents, signs."""
+    """Multiply two decoded operands exactly (combinational): the signed significand product and
+    the exponent sum.
+
+    The significand product is written as its partial products (an AND row per bit of `b.sig`),
+    so no tool infers a DSP multiplier for it. It is negated here, on its own few bits, when the
+    signs differ: each row is complemented (XOR with the sign) and the rows' +1s, `sig_width` of
+    them, are added as one constant, since -(r_0 + ... + r_{n-1}) = ~r_0 + ... + ~r_{n-1} + n
+    modulo 2^width.
+    """
 
     def __init__(self, grid):
         self.grid = grid
@@ -41,71 +51,116 @@ class Multiply(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        width = self.product.value.shape().width
+        sign = self.a.sign ^ self.b.sign
+        ones = sign.replicate(width)
+        rows = [Mux(self.b.sig[j], self.a.sig << j, 0) ^ ones for j in range(self.grid.sig_width)]
         m.d.comb += [
-            self.product.sig.eq(self.a.sig * self.b.sig),
+            self.product.value.eq(sum(rows) + Mux(sign, self.grid.sig_width, 0)),
             self.product.exp.eq(self.a.exp + self.b.exp),
-            self.product.sign.eq(self.a.sign ^ self.b.sign),
         ]
         return m
 
 
-class Align(wiring.Component):
-    """Place an exact product on the fixed-point grid (combinational).
+class PlaceOnGrid(wiring.Component):
+    """Place an exact product on the fixed-point grid (combinational), in offset binary.
 
-    `value + negative` is the product as a signed integer on the grid: a negative product is
-    given in ones' complement and Sum adds the +1 of every negation at once.
+    `row` is `value · 2^exp` as a `grid.product_width`-bit two's-complement integer with its sign
+    bit inverted, that is the product plus 2^(product_width - 1): an unsigned number, so Sum adds
+    rows without sign-extending any of them (see `Sum`).
     """
 
     def __init__(self, grid):
         self.grid = grid
         super().__init__({
             "product": In(product_layout(grid)),
-            "value": Out(signed(grid.product_width)),
-            "negative": Out(1),
+            "row": Out(grid.product_width),
         })
 
     def elaborate(self, platform):
         m = Module()
-        magnitude = Signal(signed(self.grid.product_width))
-        m.d.comb += [
-            magnitude.eq(self.product.sig << self.product.exp),
-            self.value.eq(Mux(self.product.sign, ~magnitude, magnitude)),
-            self.negative.eq(self.product.sign),
-        ]
+        width = self.grid.product_width
+        # a left shift of the signed value fills with its sign above it and zeros below
+        placed = (self.product.value << self.product.exp)[:width]
+        m.d.comb += self.row.eq(placed ^ (1 << (width - 1)))
         return m
 
 
-class Sum(wiring.Component):
-    """The exact sum of a block, `lanes` grid values a cycle.
+def _slices(width, count):
+    """`count` (low, width) bit slices covering `width` bits, the lower ones no narrower."""
+    size = -(-width // count)
+    return [(low, min(size, width - low)) for low in range(0, width, size)]
 
-    Each cycle adds `values` and the number of `negatives` (the products Align gave in ones'
-    complement) in a balanced adder tree. `start` marks the first of a step's `chunks`
-    consecutive cycles; `sum` is the running total including this cycle's values, so it is the
-    block sum on the step's last cycle (combinational; the total is kept in a register).
+
+class Sum(wiring.Component):
+    """The exact sum of a block, `lanes` grid rows a cycle, pipelined.
+
+    The rows are offset binary (`PlaceOnGrid`): each is its product plus 2^(product_width - 1), so
+    the block of `block` = 2^b rows adds up to the exact sum plus 2^(product_width - 1 + b) =
+    2^(sum_width - 1), which is the exact sum in `sum_width`-bit two's complement with its top bit
+    inverted. No row is sign-extended and no correction row is added.
+
+    The rows are cut into `slices` bit slices; each slice has its own balanced adder tree (a
+    register after every `pipe_tree`-th level but the last; 0: none, and Yosys merges the tree
+    into one carry-save `$macc`) and, when a step takes `chunks` cycles, its own running total.
+    The slice totals are then joined from the bottom up, one slice a cycle, each taking the carry
+    of the slices below (a register before every join), so no carry chain is longer than a
+    slice plus its growth.
+
+    `start` marks the first of a step's chunks, at the tree's input. Latency:
+    `config.sum_latency` cycles from a step's last chunk at the input to its block sum on `sum`;
+    one chunk a cycle. (`lanes`, `chunks`, `pipe_tree`, `slices` come from `config`.)
     """
 
-    def __init__(self, grid, lanes, chunks):
-        self.grid, self.lanes, self.chunks = grid, lanes, chunks
+    def __init__(self, config, grid):
+        self.grid, self.config = grid, config
+        self.lanes, self.chunks = config.lanes, config.cycles_per_step
+        self.pipe_tree, self.slices = config.pipe_tree, config.sum_slices
         super().__init__({
-            "values": In(data.ArrayLayout(signed(grid.product_width), lanes)),
-            "negatives": In(lanes),
+            "rows": In(data.ArrayLayout(grid.product_width, self.lanes)),
             "start": In(1),
             "sum": Out(signed(grid.sum_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        count = sum(self.negatives[i] for i in range(self.lanes))
-        terms = [self.values[i] for i in range(self.lanes)] + [count]
-        while len(terms) > 1:  # a balanced adder tree; each level's sums are one bit wider: exact
-            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                     for i in range(0, len(terms), 2)]
-        if self.chunks == 1:
-            m.d.comb += self.sum.eq(terms[0])
-        else:
-            partial = Signal(signed(self.grid.sum_width))
-            m.d.comb += self.sum.eq(Mux(self.start, 0, partial) + terms[0])
-            m.d.sync += partial.eq(self.sum)
+        grid = self.grid
+        start = delay(m, self.start, self.config.tree_registers, "tree_start")
+        slices = _slices(grid.product_width, self.slices)
+        totals = []
+        for s, (low, width) in enumerate(slices):
+            terms = [self.rows[i][low:low + width] for i in range(self.lanes)]
+            level = 0
+            while len(terms) > 1:  # a balanced tree; each level's sums are one bit wider: exact
+                terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+                level += 1
+                if self.pipe_tree and level % self.pipe_tree == 0 and len(terms) > 1:
+                    terms = [delay(m, t, 1, f"slice{s}_level{level}_{i}") for i, t in enumerate(terms)]
+            total = terms[0]
+            if self.chunks > 1:
+                # the running total of the step's chunks so far: the slice plus log2(block) bits
+                partial = Signal(width + (self.chunks * self.lanes - 1).bit_length(), name=f"slice{s}_partial")
+                running = Signal.like(partial, name=f"slice{s}_running")
+                m.d.comb += running.eq(Mux(start, 0, partial) + total)
+                m.d.sync += partial.eq(running)
+                # joining slices reads the register: one carry chain a cycle
+                total = partial if len(slices) > 1 else running
+            elif len(slices) > 1:
+                total = delay(m, total, 1, f"slice{s}_total")
+            totals.append(total)
+        # join: bits below slice s are final; `carry` is what the slices below add to slice s
+        joined, carry = totals[0][:slices[0][1]], totals[0][slices[0][1]:]
+        for s in range(1, len(slices)):
+            if s > 1:  # the previous join in its own cycle; the slices above wait beside it
+                joined, carry = delay(m, joined, 1, f"joined{s}"), delay(m, carry, 1, f"carry{s}")
+                totals = totals[:s] + [delay(m, t, 1, f"slice{j}_wait{s}") for j, t in
+                                       enumerate(totals[s:], s)]
+            value = totals[s] + carry
+            width = slices[s][1]
+            joined, carry = Cat(joined, value[:width]), value[width:]
+        unsigned_sum = Cat(joined, carry)[:grid.sum_width]
+        m.d.comb += self.sum.eq(unsigned_sum ^ (1 << (grid.sum_width - 1)))
         return m
 
 
@@ -184,8 +239,9 @@ class ProcessingElement(wiring.Component):
     """One PE of the tile.
 
     Stage M (operands `a`, `b`): Multiply, Specials; then a register if `config.pipe_multiply`.
-    Stage S (`start`): Align, Sum; the block sum is ready on a step's last chunk; then a register
-    if `config.pipe_sum`.
+    Stage P: PlaceOnGrid; then a register if `config.pipe_place`.
+    Stage S (`start`): Sum; the block sum is ready `Sum.latency` cycles after a step's last
+    chunk; then a register if `config.pipe_sum` (`Config.front_latency` cycles from stage M).
     Stage E (`a_scale`, `b_scale`, `format_invalid`, `slot`, `first`): the slot is read and
     Accumulate starts; `result`/`flags` appear `Accumulate.latency` cycles later, stage W, where
     `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
@@ -224,23 +280,30 @@ class ProcessingElement(wiring.Component):
         products = delay(m, products, config.pipe_multiply, "products")
         chunk_flags = delay(m, chunk_flags, config.pipe_multiply, "chunk_flags")
 
-        # stage S
-        m.submodules.sum = block_sum = Sum(grid, lanes, config.cycles_per_step)
-        values, negatives = [], []
+        # stage P: each product on the grid, then a register if `config.pipe_place`
+        rows = []
         for i in range(lanes):
-            m.submodules[f"align{i}"] = align = Align(grid)
-            m.d.comb += align.product.eq(products[i])
-            values.append(align.value)
-            negatives.append(align.negative)
-        m.d.comb += [block_sum.values.eq(Cat(values)), block_sum.negatives.eq(Cat(negatives))]
-        m.d.comb += block_sum.start.eq(self.start)
+            m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
+            m.d.comb += place.product.eq(products[i])
+            rows.append(place.row)
+        placed = delay(m, Cat(rows), config.pipe_place, "placed")
+        chunk_flags = delay(m, chunk_flags, config.pipe_place, "chunk_flags_placed")
+
+        # stage S (`start`): Sum; the block sum is ready `Sum.latency` cycles after a step's last
+        # chunk; then a register if `config.pipe_sum`
+        m.submodules.sum = block_sum = Sum(config, grid)
+        m.d.comb += [block_sum.rows.eq(placed), block_sum.start.eq(self.start)]
+        # the specials travel beside the tree, then are OR-ed over the chunks
+        start = delay(m, self.start, config.tree_registers, "flags_start")
+        chunk_flags = delay(m, chunk_flags, config.tree_registers, "chunk_flags_tree")
         block_flags = Signal(4)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:
             m.d.comb += block_flags.eq(chunk_flags)
         else:
             sticky = Signal(4)
-            m.d.comb += block_flags.eq(Mux(self.start, 0, sticky) | chunk_flags)
+            m.d.comb += block_flags.eq(Mux(start, 0, sticky) | chunk_flags)
             m.d.sync += sticky.eq(block_flags)
+        block_flags = delay(m, block_flags, config.sum_latency - config.tree_registers, "block_flags_join")
 
         block = delay(m, block_sum.sum, config.pipe_sum, "block")
         block_flags = delay(m, block_flags, config.pipe_sum, "block_flags")

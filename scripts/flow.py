@@ -34,7 +34,7 @@ TARGETS = ("generic", "cmos", "ice40", "ecp5")
 STAGE_PREFIXES = {
     "unpack": ("unpack",),
     "multiply": ("multiply",),
-    "align": ("align",),
+    "place": ("place",),
     "sum": ("sum",),
     "specials": ("specials",),
     "accumulate": ("accumulate",),

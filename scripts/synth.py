@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from mxdpu.hw.axis import AXISTop, check_data_width
+from mxdpu.hw.config import PIPELINE
 
 from . import flow
 from .errors import UsageError
@@ -50,7 +51,7 @@ def config_slug(config):
     """A short directory name that tells configurations apart."""
     formats = "-".join(config.formats)
     return (f"r{config.rows}c{config.cols}_k{config.block}_l{config.lanes}_d{config.depth}_{formats}"
-            f"_p{config.pipe_unpack}{config.pipe_multiply}{config.pipe_sum}{config.acc_stages}")
+            f"_p{''.join(str(getattr(config, name)) for name in PIPELINE)}")
 
 
 def measure(config, targets, build_dir, fmax=False, freq=100.0, axis_width=64, ecp5_device=None):

@@ -25,7 +25,7 @@ def small_area(tmp_path_factory):
 @pytest.mark.parametrize("module,stage", [
     ("top.tile.unpack_a0_1", "unpack"),
     ("top.tile.pe0_0.multiply1", "multiply"),
-    ("top.tile.pe0_0.align0", "align"),
+    ("top.tile.pe0_0.place0", "place"),
     ("top.tile.pe0_0.sum$63", "sum"),
     ("top.tile.pe0_0.accumulate.align", "accumulate"),
     ("top.tile.pe0_0.accumulate", "accumulate"),
@@ -54,7 +54,7 @@ def test_generic_stages_add_up_to_the_total(small_area):
     for metric in ("cells", "flip-flops"):
         assert sum(s.get(metric, 0) for s in generic["stages"].values()) == generic["total"][metric]
     assert generic["total"]["flip-flops"] > 0
-    assert {"unpack", "multiply", "align", "sum", "accumulate"} <= set(generic["stages"])
+    assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(generic["stages"])
 
 
 def test_cmos_transistors_by_stage_add_up_to_yosys_total(small_area):
