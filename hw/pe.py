@@ -20,7 +20,7 @@ from .accumulate import Accumulate
 from .formats import unpacked_layout
 from .pipeline import delay
 
-__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "SlotStore", "ProcessingElement", "product_layout"]
+__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore", "ProcessingElement", "product_layout"]
 
 
 def product_layout(grid):
@@ -86,7 +86,7 @@ class PlaceOnGrid(wiring.Component):
         return m
 
 
-def _slices(width, count):
+def bit_slices(width, count):
     """`count` (low, width) bit slices covering `width` bits, the lower ones no narrower."""
     size = -(-width // count)
     return [(low, min(size, width - low)) for low in range(0, width, size)]
@@ -126,7 +126,7 @@ class Sum(wiring.Component):
         m = Module()
         grid = self.grid
         start = delay(m, self.start, self.config.tree_registers, "tree_start")
-        slices = _slices(grid.product_width, self.slices)
+        slices = bit_slices(grid.product_width, self.slices)
         totals = []
         for s, (low, width) in enumerate(slices):
             terms = [self.rows[i][low:low + width] for i in range(self.lanes)]
@@ -235,13 +235,90 @@ class SlotStore(wiring.Component):
         return m
 
 
+#: The specials of a chunk or a block (`Specials`), travelling beside the sum.
+SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
+
+
+class BlockSum(wiring.Component):
+    """The front end of a PE: the exact block sum of a step and its specials, from the decoded
+    operands.
+
+    Stage M (operands `a`, `b`, `start` on a step's first chunk): Multiply, Specials; then a
+    register if `config.pipe_multiply`. Stage P: PlaceOnGrid; then a register if
+    `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
+    `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
+    to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
+    """
+
+    def __init__(self, config, grid):
+        self.config, self.grid = config, grid
+        operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
+        super().__init__({
+            "a": In(operands), "b": In(operands),
+            "start": In(1),
+            "sum": Out(signed(grid.sum_width)),
+            "nan": Out(1), "invalid": Out(1), "pos_inf": Out(1), "neg_inf": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid, lanes = self.config, self.grid, self.config.lanes
+
+        # stage M
+        m.submodules.specials = specials = Specials(grid, lanes)
+        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
+        products = Signal(data.ArrayLayout(product_layout(grid), lanes))
+        outs = []
+        for i in range(lanes):
+            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
+            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
+            outs.append(multiply.product)
+        # whole-vector assignments (here and below): per-element ones make Icarus very slow,
+        # see Tile._unpack_chunk
+        m.d.comb += products.eq(Cat(outs))
+        chunk = Signal(SPECIALS)
+        m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
+        to_sum = config.pipe_multiply + config.pipe_place
+        products = delay(m, products, config.pipe_multiply, "products")
+
+        # stage P
+        rows = []
+        for i in range(lanes):
+            m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
+            m.d.comb += place.product.eq(products[i])
+            rows.append(place.row)
+        placed = delay(m, Cat(rows), config.pipe_place, "placed")
+
+        # stage S
+        m.submodules.sum = block_sum = Sum(config, grid)
+        start = delay(m, self.start, to_sum, "start")
+        m.d.comb += [block_sum.rows.eq(placed), block_sum.start.eq(start)]
+        # the specials travel beside the tree to Sum's running totals, are OR-ed over the chunks
+        # there, and wait beside the joins of the slices
+        start = delay(m, start, config.tree_registers, "tree_start")
+        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials")
+        block = Signal(SPECIALS)  # the specials of every chunk so far, this one included
+        if config.cycles_per_step == 1:
+            m.d.comb += block.eq(chunk)
+        else:
+            sticky = Signal(SPECIALS)
+            m.d.comb += block.eq(Mux(start, 0, sticky.as_value()) | chunk.as_value())
+            m.d.sync += sticky.eq(block)
+        block = delay(m, block, config.sum_latency - config.tree_registers + config.pipe_sum,
+                      "block_specials")
+        m.d.comb += [
+            self.sum.eq(delay(m, block_sum.sum, config.pipe_sum, "block")),
+            self.nan.eq(block.nan), self.invalid.eq(block.invalid),
+            self.pos_inf.eq(block.pos_inf), self.neg_inf.eq(block.neg_inf),
+        ]
+        return m
+
+
 class ProcessingElement(wiring.Component):
     """One PE of the tile.
 
-    Stage M (operands `a`, `b`): Multiply, Specials; then a register if `config.pipe_multiply`.
-    Stage P: PlaceOnGrid; then a register if `config.pipe_place`.
-    Stage S (`start`): Sum; the block sum is ready `Sum.latency` cycles after a step's last
-    chunk; then a register if `config.pipe_sum` (`Config.front_latency` cycles from stage M).
+    Stage M (operands `a`, `b`, `start`): BlockSum, the block sum and its specials
+    `config.front_latency` cycles after a step's last chunk.
     Stage E (`a_scale`, `b_scale`, `format_invalid`, `slot`, `first`): the slot is read and
     Accumulate starts; `result`/`flags` appear `Accumulate.latency` cycles later, stage W, where
     `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
@@ -261,52 +338,10 @@ class ProcessingElement(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        config, grid, lanes = self.config, self.grid, self.config.lanes
+        config, grid = self.config, self.grid
 
-        # stage M
-        m.submodules.specials = specials = Specials(grid, lanes)
-        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
-        products = Signal(data.ArrayLayout(product_layout(grid), lanes))
-        outs = []
-        for i in range(lanes):
-            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
-            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
-            outs.append(multiply.product)
-        # whole-vector assignments (here and below): per-element ones make Icarus very slow,
-        # see Tile._unpack_chunk
-        m.d.comb += products.eq(Cat(outs))
-        chunk_flags = Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf)
-
-        products = delay(m, products, config.pipe_multiply, "products")
-        chunk_flags = delay(m, chunk_flags, config.pipe_multiply, "chunk_flags")
-
-        # stage P: each product on the grid, then a register if `config.pipe_place`
-        rows = []
-        for i in range(lanes):
-            m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
-            m.d.comb += place.product.eq(products[i])
-            rows.append(place.row)
-        placed = delay(m, Cat(rows), config.pipe_place, "placed")
-        chunk_flags = delay(m, chunk_flags, config.pipe_place, "chunk_flags_placed")
-
-        # stage S (`start`): Sum; the block sum is ready `Sum.latency` cycles after a step's last
-        # chunk; then a register if `config.pipe_sum`
-        m.submodules.sum = block_sum = Sum(config, grid)
-        m.d.comb += [block_sum.rows.eq(placed), block_sum.start.eq(self.start)]
-        # the specials travel beside the tree, then are OR-ed over the chunks
-        start = delay(m, self.start, config.tree_registers, "flags_start")
-        chunk_flags = delay(m, chunk_flags, config.tree_registers, "chunk_flags_tree")
-        block_flags = Signal(4)  # the specials of every chunk so far, this one included
-        if config.cycles_per_step == 1:
-            m.d.comb += block_flags.eq(chunk_flags)
-        else:
-            sticky = Signal(4)
-            m.d.comb += block_flags.eq(Mux(start, 0, sticky) | chunk_flags)
-            m.d.sync += sticky.eq(block_flags)
-        block_flags = delay(m, block_flags, config.sum_latency - config.tree_registers, "block_flags_join")
-
-        block = delay(m, block_sum.sum, config.pipe_sum, "block")
-        block_flags = delay(m, block_flags, config.pipe_sum, "block_flags")
+        m.submodules.front = front = BlockSum(config, grid)
+        m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
 
         # stage E: the slot is read and Accumulate starts; stage W: the result is written back
         m.submodules.slots = slots = SlotStore(config)
@@ -316,13 +351,13 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [
             slots.read_slot.eq(self.slot),
             slots.read_first.eq(self.first),
-            acc.sum.eq(block),
+            acc.sum.eq(front.sum),
             # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
             acc.scale.eq(self.a_scale + self.b_scale - 254),
-            acc.nan.eq(block_flags[0] | scale_nan),
-            acc.invalid.eq(block_flags[1] | self.format_invalid),
-            acc.pos_inf.eq(block_flags[2]),
-            acc.neg_inf.eq(block_flags[3]),
+            acc.nan.eq(front.nan | scale_nan),
+            acc.invalid.eq(front.invalid | self.format_invalid),
+            acc.pos_inf.eq(front.pos_inf),
+            acc.neg_inf.eq(front.neg_inf),
             acc.d.eq(slots.d),
             acc.d_flags.eq(slots.d_flags),
             slots.write.eq(self.write),

@@ -67,8 +67,7 @@ class Tile(wiring.Component):
         b = [self._unpack_chunk(m, f"b{c}", step.b[c], step.b_format) for c in range(cfg_cols)]
 
         # the control beside the datapath, at the stage each part is used
-        start = delay(m, self.chunk == 0, config.pipe_unpack + config.pipe_multiply + config.pipe_place,
-                      "start")
+        start = delay(m, self.chunk == 0, config.pipe_unpack, "start")
         to_entry = config.pipe_unpack + config.front_latency
         block_done = delay(m, self.issue & (self.chunk == chunks - 1), to_entry, "block_done")
         control = Signal(data.StructLayout({

@@ -24,15 +24,16 @@ def small_area(tmp_path_factory):
 
 @pytest.mark.parametrize("module,stage", [
     ("top.tile.unpack_a0_1", "unpack"),
-    ("top.tile.pe0_0.multiply1", "multiply"),
-    ("top.tile.pe0_0.place0", "place"),
-    ("top.tile.pe0_0.sum$63", "sum"),
+    ("top.tile.pe0_0.front.multiply1", "multiply"),
+    ("top.tile.pe0_0.front.sum$63", "sum"),
     ("top.tile.pe0_0.accumulate.align", "accumulate"),
     ("top.tile.pe0_0.accumulate", "accumulate"),
     ("top.tile.pe0_0.slots", "slots"),
     ("top.results", "buffers"),
     ("top.assemble", "axis"),
     ("top.tile.pe0_0", "control"),
+    ("top.tile.pe0_0.front", "control"),
+    ("top.tile.pe0_0.front.place0", "place"),
     ("top", "control"),
 ])
 def test_stage_of_module_follows_outermost_named_ancestor(module, stage):
@@ -44,7 +45,7 @@ def test_every_datapath_submodule_has_a_stage():
     text = rtlil.convert(SMALL.create(), name="top", emit_src=False)
     modules = [name.lstrip("\\") for name in re.findall(r"^module (\S+)", text, re.M)]
     glue = [m for m in modules if flow.stage_of(m, "top") == "control"]
-    assert glue == [m for m in modules if re.fullmatch(r"top(\.tile(\.pe\d+_\d+)?)?", m)]
+    assert glue == [m for m in modules if re.fullmatch(r"top(\.tile(\.pe\d+_\d+(\.front)?)?)?", m)]
     assert len(modules) > len(glue)
 
 
