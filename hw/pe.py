@@ -38,10 +38,8 @@ class Multiply(wiring.Component):
     the exponent sum.
 
     The significand product is written as its partial products (an AND row per bit of `b.sig`),
-    so no tool infers a DSP multiplier for it. It is negated here, on its own few bits, when the
-    signs differ: each row is complemented (XOR with the sign) and the rows' +1s, `sig_width` of
-    them, are added as one constant, since -(r_0 + ... + r_{n-1}) = ~r_0 + ... + ~r_{n-1} + n
-    modulo 2^width.
+    so no tool infers a DSP multiplier for it, and negated here, on its 2 · sig_width + 1 bits,
+    when the signs differ (not after the shift onto the wide grid).
     """
 
     def __init__(self, grid):
@@ -51,12 +49,9 @@ class Multiply(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width = self.product.value.shape().width
-        sign = self.a.sign ^ self.b.sign
-        ones = sign.replicate(width)
-        rows = [Mux(self.b.sig[j], self.a.sig << j, 0) ^ ones for j in range(self.grid.sig_width)]
+        magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
         m.d.comb += [
-            self.product.value.eq(sum(rows) + Mux(sign, self.grid.sig_width, 0)),
+            self.product.value.eq(Mux(self.a.sign ^ self.b.sign, -magnitude, magnitude)),
             self.product.exp.eq(self.a.exp + self.b.exp),
         ]
         return m
