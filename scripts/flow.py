@@ -264,7 +264,9 @@ def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
 def fpga_stages(family, rtlil_name, top, build_dir):
     """{stage: metrics} of `family` synthesis with the hierarchy kept (`-noflatten`), so each
     stage's LUTs are its own (the flat design, what is placed, shares logic across stages)."""
-    yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top} -noflatten",
+    # ABC9 fails to reintegrate a hierarchical design in Yosys 0.70: its LUT step is plain ABC here
+    yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top} -noflatten -run :map_luts",
+           "abc -lut 4", "clean", f"synth_{family} -top {top} -noflatten -run map_cells:",
            f"tee -q -o {family}_stages_stat.json stat -json"], build_dir, f"{family}_stages.log")
     own, children = read_stat(Path(build_dir) / f"{family}_stages_stat.json")
     counts = instance_counts(children, top)
