@@ -11,7 +11,8 @@ from amaranth.lib import data
 
 from .accumulate import LOOP_CUTS, PREPARE_CUTS
 
-__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "preset"]
+__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "PIPELINE",
+           "preset"]
 
 
 class ConfigError(ValueError):
@@ -26,6 +27,10 @@ BLOCK_SIZES = (16, 32, 64, 128)
 #: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
 ACC_STAGES = range(len(LOOP_CUTS))
 PREP_STAGES = range(len(PREPARE_CUTS))
+#: Levels between the registers of Sum's adder tree (0: none); a 32-lane tree has 5 levels.
+PIPE_TREE = range(0, 6)
+#: Bit slices Sum can cut the grid into.
+SUM_SLICES = range(1, 5)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,11 @@ class Config:
     Pipeline settings (they change latency and acc_latency, never results):
     pipe_unpack   -- 1: a register after the operand decode (Unpack).
     pipe_multiply -- 1: a register after the significand products (Multiply).
+    pipe_place    -- 1: a register after the products are placed on the grid (PlaceOnGrid).
+    pipe_tree     -- a register after every pipe_tree-th level of Sum's adder tree but the last,
+                     0 to 5 (0: none).
+    sum_slices    -- Sum cuts the grid into 1 to 4 bit slices, each with its own adder tree, and
+                     joins them one slice a cycle: no carry chain is longer than a slice.
     pipe_sum      -- 1: a register after the exact block sum (Sum).
     prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 4
                      (they add latency, not acc_latency).
@@ -55,6 +65,9 @@ class Config:
     formats: tuple = REQUIRED_FORMATS
     pipe_unpack: int = 0
     pipe_multiply: int = 1
+    pipe_place: int = 0
+    pipe_tree: int = 0
+    sum_slices: int = 1
     pipe_sum: int = 1
     prep_stages: int = 0
     acc_stages: int = 2
@@ -82,9 +95,13 @@ class Config:
             check_int(self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
         check_int(self.depth, lambda v: 1 <= v <= 256,
                   "Depth must be an integer from 1 to 256")
-        for name in ("pipe_unpack", "pipe_multiply", "pipe_sum"):
+        for name in ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_sum"):
             check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
+        check_int(self.pipe_tree, lambda v: v in PIPE_TREE,
+                  f"Pipe tree must be an integer from {PIPE_TREE[0]} to {PIPE_TREE[-1]}")
+        check_int(self.sum_slices, lambda v: v in SUM_SLICES,
+                  f"Sum slices must be an integer from {SUM_SLICES[0]} to {SUM_SLICES[-1]}")
         check_int(self.prep_stages, lambda v: v in PREP_STAGES,
                   f"Prep stages must be an integer from {PREP_STAGES[0]} to {PREP_STAGES[-1]}")
         check_int(self.acc_stages, lambda v: v in ACC_STAGES,
@@ -144,14 +161,31 @@ class Config:
         return self.acc_stages
 
     @property
+    def tree_registers(self):
+        """Registers inside Sum's adder tree: after every pipe_tree-th of its log2(lanes) levels
+        but the last."""
+        levels = (self.lanes - 1).bit_length()
+        return (levels - 1) // self.pipe_tree if self.pipe_tree and levels else 0
+
+    @property
+    def sum_latency(self):
+        """Cycles through Sum: its tree registers, and one per join of two bit slices."""
+        return self.tree_registers + self.sum_slices - 1
+
+    @property
+    def front_latency(self):
+        """Cycles from a step's last chunk at Multiply to its block sum entering Accumulate."""
+        return self.pipe_multiply + self.pipe_place + self.sum_latency + self.pipe_sum
+
+    @property
     def latency(self):
         """Cycles from a `last` step's acceptance to its result's valid, without stalls (SPEC §4).
 
         1 into the input register, where the step issues its first chunk; cycles_per_step - 1
-        more chunks; one per pipeline register before Accumulate; Accumulate's prepare and loop
-        latencies; and 1 through the result buffer.
+        more chunks; pipe_unpack; the front end's registers (`front_latency`); Accumulate's
+        prepare and loop latencies; and 1 through the result buffer.
         """
-        return (self.cycles_per_step + self.pipe_unpack + self.pipe_multiply + self.pipe_sum
+        return (self.cycles_per_step + self.pipe_unpack + self.front_latency
                 + self.prepare_latency + self.accumulate_latency + 1)
 
     @property
@@ -236,9 +270,7 @@ class Config:
         return {
             "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
             "depth": self.depth, "formats": list(self.formats),
-            "pipe_unpack": self.pipe_unpack, "pipe_multiply": self.pipe_multiply,
-            "pipe_sum": self.pipe_sum, "prep_stages": self.prep_stages,
-            "acc_stages": self.acc_stages,
+            **{name: getattr(self, name) for name in PIPELINE},
         }
 
     def manifest(self, top="mxdpu"):
@@ -277,6 +309,10 @@ class Config:
             "slot": int(view.slot),
         }
 
+
+#: The pipeline settings, in dataflow order.
+PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slices", "pipe_sum",
+            "prep_stages", "acc_stages")
 
 #: Every Accumulate register in use: the loop split for timing (issue 8); acc_latency is then
 #: 9 steps at one cycle per step, 5 at two, 3 at four.

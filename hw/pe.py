@@ -1,9 +1,12 @@
-"""The processing element: multiply, align, block sum, specials, accumulate and its slot store.
+"""The processing element: multiply, place on the grid, block sum, specials, accumulate and its
+slot store.
 
 A PE takes `lanes` decoded A and B operands a cycle (decoded once per row / column by the tile)
-and, `block / lanes` cycles later, has the exact block sum of its step. Pipeline registers sit
-after Multiply (`config.pipe_multiply`) and after the block sum (`config.pipe_sum`); the tile's
-controller drives the control inputs at the stage they belong to.
+and, `block / lanes` cycles later plus the pipeline's, has the exact block sum of its step.
+Pipeline registers sit after Multiply (`config.pipe_multiply`), after PlaceOnGrid
+(`config.pipe_place`), inside Sum (`config.pipe_tree`, `config.sum_slices`) and after the block
+sum (`config.pipe_sum`); the tile's controller drives the control inputs at the stage they
+belong to.
 """
 
 import operator
@@ -17,22 +20,27 @@ from .accumulate import Accumulate
 from .formats import unpacked_layout
 from .pipeline import delay
 
-__all__ = ["Multiply", "Align", "Sum", "Specials", "SlotStore", "ProcessingElement", "product_layout"]
+__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore", "ProcessingElement", "product_layout"]
 
 
 def product_layout(grid):
-    """An exact product: `(-1)^sign · sig · 2^(grid.lsb + exp)`."""
+    """An exact product: `value · 2^(grid.lsb + exp)`, `value` a signed integer."""
     return data.StructLayout({
-        # the product of two significands
-        "sig": 2 * grid.sig_width,
+        # ± the product of two significands: 2 · sig_width magnitude bits and a sign
+        "value": signed(2 * grid.sig_width + 1),
         # the sum of two exponent offsets
         "exp": grid.exp_width + 1,
-        "sign": 1,
     })
 
 
 class Multiply(wiring.Component):
-    """Multiply two decoded operands exactly (combinational): significands, exponents, signs."""
+    """Multiply two decoded operands exactly (combinational): the signed significand product and
+    the exponent sum.
+
+    The significand product is written as its partial products (an AND row per bit of `b.sig`),
+    so no tool infers a DSP multiplier for it, and negated here, on its 2 · sig_width + 1 bits,
+    when the signs differ (not after the shift onto the wide grid).
+    """
 
     def __init__(self, grid):
         self.grid = grid
@@ -41,71 +49,113 @@ class Multiply(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
         m.d.comb += [
-            self.product.sig.eq(self.a.sig * self.b.sig),
+            self.product.value.eq(Mux(self.a.sign ^ self.b.sign, -magnitude, magnitude)),
             self.product.exp.eq(self.a.exp + self.b.exp),
-            self.product.sign.eq(self.a.sign ^ self.b.sign),
         ]
         return m
 
 
-class Align(wiring.Component):
-    """Place an exact product on the fixed-point grid (combinational).
+class PlaceOnGrid(wiring.Component):
+    """Place an exact product on the fixed-point grid (combinational), in offset binary.
 
-    `value + negative` is the product as a signed integer on the grid: a negative product is
-    given in ones' complement and Sum adds the +1 of every negation at once.
+    `row` is `value · 2^exp` as a `grid.product_width`-bit two's-complement integer with its sign
+    bit inverted, that is the product plus 2^(product_width - 1): an unsigned number, so Sum adds
+    rows without sign-extending any of them (see `Sum`).
     """
 
     def __init__(self, grid):
         self.grid = grid
         super().__init__({
             "product": In(product_layout(grid)),
-            "value": Out(signed(grid.product_width)),
-            "negative": Out(1),
+            "row": Out(grid.product_width),
         })
 
     def elaborate(self, platform):
         m = Module()
-        magnitude = Signal(signed(self.grid.product_width))
-        m.d.comb += [
-            magnitude.eq(self.product.sig << self.product.exp),
-            self.value.eq(Mux(self.product.sign, ~magnitude, magnitude)),
-            self.negative.eq(self.product.sign),
-        ]
+        width = self.grid.product_width
+        # a left shift of the signed value fills with its sign above it and zeros below
+        placed = (self.product.value << self.product.exp)[:width]
+        m.d.comb += self.row.eq(placed ^ (1 << (width - 1)))
         return m
 
 
-class Sum(wiring.Component):
-    """The exact sum of a block, `lanes` grid values a cycle.
+def bit_slices(width, count):
+    """`count` (low, width) bit slices covering `width` bits, the lower ones no narrower."""
+    size = -(-width // count)
+    return [(low, min(size, width - low)) for low in range(0, width, size)]
 
-    Each cycle adds `values` and the number of `negatives` (the products Align gave in ones'
-    complement) in a balanced adder tree. `start` marks the first of a step's `chunks`
-    consecutive cycles; `sum` is the running total including this cycle's values, so it is the
-    block sum on the step's last cycle (combinational; the total is kept in a register).
+
+class Sum(wiring.Component):
+    """The exact sum of a block, `lanes` grid rows a cycle, pipelined.
+
+    The rows are offset binary (`PlaceOnGrid`): each is its product plus 2^(product_width - 1), so
+    the block of `block` = 2^b rows adds up to the exact sum plus 2^(product_width - 1 + b) =
+    2^(sum_width - 1), which is the exact sum in `sum_width`-bit two's complement with its top bit
+    inverted. No row is sign-extended and no correction row is added.
+
+    The rows are cut into `slices` bit slices; each slice has its own balanced adder tree (a
+    register after every `pipe_tree`-th level but the last; 0: none, and Yosys merges the tree
+    into one carry-save `$macc`) and, when a step takes `chunks` cycles, its own running total.
+    The slice totals are then joined from the bottom up, one slice a cycle, each taking the carry
+    of the slices below (a register before every join), so no carry chain is longer than a
+    slice plus its growth.
+
+    `start` marks the first of a step's chunks, at the tree's input. Latency:
+    `config.sum_latency` cycles from a step's last chunk at the input to its block sum on `sum`;
+    one chunk a cycle. (`lanes`, `chunks`, `pipe_tree`, `slices` come from `config`.)
     """
 
-    def __init__(self, grid, lanes, chunks):
-        self.grid, self.lanes, self.chunks = grid, lanes, chunks
+    def __init__(self, config, grid):
+        self.grid, self.config = grid, config
+        self.lanes, self.chunks = config.lanes, config.cycles_per_step
+        self.pipe_tree, self.slices = config.pipe_tree, config.sum_slices
         super().__init__({
-            "values": In(data.ArrayLayout(signed(grid.product_width), lanes)),
-            "negatives": In(lanes),
+            "rows": In(data.ArrayLayout(grid.product_width, self.lanes)),
             "start": In(1),
             "sum": Out(signed(grid.sum_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        count = sum(self.negatives[i] for i in range(self.lanes))
-        terms = [self.values[i] for i in range(self.lanes)] + [count]
-        while len(terms) > 1:  # a balanced adder tree; each level's sums are one bit wider: exact
-            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                     for i in range(0, len(terms), 2)]
-        if self.chunks == 1:
-            m.d.comb += self.sum.eq(terms[0])
-        else:
-            partial = Signal(signed(self.grid.sum_width))
-            m.d.comb += self.sum.eq(Mux(self.start, 0, partial) + terms[0])
-            m.d.sync += partial.eq(self.sum)
+        grid = self.grid
+        start = delay(m, self.start, self.config.tree_registers, "tree_start")
+        slices = bit_slices(grid.product_width, self.slices)
+        totals = []
+        for s, (low, width) in enumerate(slices):
+            terms = [self.rows[i][low:low + width] for i in range(self.lanes)]
+            level = 0
+            while len(terms) > 1:  # a balanced tree; each level's sums are one bit wider: exact
+                terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+                level += 1
+                if self.pipe_tree and level % self.pipe_tree == 0 and len(terms) > 1:
+                    terms = [delay(m, t, 1, f"slice{s}_level{level}_{i}") for i, t in enumerate(terms)]
+            total = terms[0]
+            if self.chunks > 1:
+                # the running total of the step's chunks so far: the slice plus log2(block) bits
+                partial = Signal(width + (self.chunks * self.lanes - 1).bit_length(), name=f"slice{s}_partial")
+                running = Signal.like(partial, name=f"slice{s}_running")
+                m.d.comb += running.eq(Mux(start, 0, partial) + total)
+                m.d.sync += partial.eq(running)
+                # joining slices reads the register: one carry chain a cycle
+                total = partial if len(slices) > 1 else running
+            elif len(slices) > 1:
+                total = delay(m, total, 1, f"slice{s}_total")
+            totals.append(total)
+        # join: bits below slice s are final; `carry` is what the slices below add to slice s
+        joined, carry = totals[0][:slices[0][1]], totals[0][slices[0][1]:]
+        for s in range(1, len(slices)):
+            if s > 1:  # the previous join in its own cycle; the slices above wait beside it
+                joined, carry = delay(m, joined, 1, f"joined{s}"), delay(m, carry, 1, f"carry{s}")
+                totals = totals[:s] + [delay(m, t, 1, f"slice{j}_wait{s}") for j, t in
+                                       enumerate(totals[s:], s)]
+            value = totals[s] + carry
+            width = slices[s][1]
+            joined, carry = Cat(joined, value[:width]), value[width:]
+        unsigned_sum = Cat(joined, carry)[:grid.sum_width]
+        m.d.comb += self.sum.eq(unsigned_sum ^ (1 << (grid.sum_width - 1)))
         return m
 
 
@@ -180,12 +230,90 @@ class SlotStore(wiring.Component):
         return m
 
 
+#: The specials of a chunk or a block (`Specials`), travelling beside the sum.
+SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
+
+
+class BlockSum(wiring.Component):
+    """The front end of a PE: the exact block sum of a step and its specials, from the decoded
+    operands.
+
+    Stage M (operands `a`, `b`, `start` on a step's first chunk): Multiply, Specials; then a
+    register if `config.pipe_multiply`. Stage P: PlaceOnGrid; then a register if
+    `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
+    `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
+    to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
+    """
+
+    def __init__(self, config, grid):
+        self.config, self.grid = config, grid
+        operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
+        super().__init__({
+            "a": In(operands), "b": In(operands),
+            "start": In(1),
+            "sum": Out(signed(grid.sum_width)),
+            "nan": Out(1), "invalid": Out(1), "pos_inf": Out(1), "neg_inf": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid, lanes = self.config, self.grid, self.config.lanes
+
+        # stage M
+        m.submodules.specials = specials = Specials(grid, lanes)
+        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
+        products = Signal(data.ArrayLayout(product_layout(grid), lanes))
+        outs = []
+        for i in range(lanes):
+            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
+            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
+            outs.append(multiply.product)
+        # whole-vector assignments (here and below): per-element ones make Icarus very slow,
+        # see Tile._unpack_chunk
+        m.d.comb += products.eq(Cat(outs))
+        chunk = Signal(SPECIALS)
+        m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
+        to_sum = config.pipe_multiply + config.pipe_place
+        products = delay(m, products, config.pipe_multiply, "products")
+
+        # stage P
+        rows = []
+        for i in range(lanes):
+            m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
+            m.d.comb += place.product.eq(products[i])
+            rows.append(place.row)
+        placed = delay(m, Cat(rows), config.pipe_place, "placed")
+
+        # stage S
+        m.submodules.sum = block_sum = Sum(config, grid)
+        start = delay(m, self.start, to_sum, "start")
+        m.d.comb += [block_sum.rows.eq(placed), block_sum.start.eq(start)]
+        # the specials travel beside the tree to Sum's running totals, are OR-ed over the chunks
+        # there, and wait beside the joins of the slices
+        start = delay(m, start, config.tree_registers, "tree_start")
+        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials")
+        block = Signal(SPECIALS)  # the specials of every chunk so far, this one included
+        if config.cycles_per_step == 1:
+            m.d.comb += block.eq(chunk)
+        else:
+            sticky = Signal(SPECIALS)
+            m.d.comb += block.eq(Mux(start, 0, sticky.as_value()) | chunk.as_value())
+            m.d.sync += sticky.eq(block)
+        block = delay(m, block, config.sum_latency - config.tree_registers + config.pipe_sum,
+                      "block_specials")
+        m.d.comb += [
+            self.sum.eq(delay(m, block_sum.sum, config.pipe_sum, "block")),
+            self.nan.eq(block.nan), self.invalid.eq(block.invalid),
+            self.pos_inf.eq(block.pos_inf), self.neg_inf.eq(block.neg_inf),
+        ]
+        return m
+
+
 class ProcessingElement(wiring.Component):
     """One PE of the tile.
 
-    Stage M (operands `a`, `b`): Multiply, Specials; then a register if `config.pipe_multiply`.
-    Stage S (`start`): Align, Sum; the block sum is ready on a step's last chunk; then a register
-    if `config.pipe_sum`.
+    Stage M (operands `a`, `b`, `start`): BlockSum, the block sum and its specials
+    `config.front_latency` cycles after a step's last chunk.
     Stage E (`a_scale`, `b_scale`, `format_invalid`): Accumulate prepares the block sum.
     Stage R (`slot`, `first`), `config.prepare_latency` cycles later: the slot is read.
     Stage W, `config.accumulate_latency` cycles after R: `result`/`flags` appear and `write`
@@ -206,45 +334,10 @@ class ProcessingElement(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        config, grid, lanes = self.config, self.grid, self.config.lanes
+        config, grid = self.config, self.grid
 
-        # stage M
-        m.submodules.specials = specials = Specials(grid, lanes)
-        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
-        products = Signal(data.ArrayLayout(product_layout(grid), lanes))
-        outs = []
-        for i in range(lanes):
-            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
-            m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
-            outs.append(multiply.product)
-        # whole-vector assignments (here and below): per-element ones make Icarus very slow,
-        # see Tile._unpack_chunk
-        m.d.comb += products.eq(Cat(outs))
-        chunk_flags = Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf)
-
-        products = delay(m, products, config.pipe_multiply, "products")
-        chunk_flags = delay(m, chunk_flags, config.pipe_multiply, "chunk_flags")
-
-        # stage S
-        m.submodules.sum = block_sum = Sum(grid, lanes, config.cycles_per_step)
-        values, negatives = [], []
-        for i in range(lanes):
-            m.submodules[f"align{i}"] = align = Align(grid)
-            m.d.comb += align.product.eq(products[i])
-            values.append(align.value)
-            negatives.append(align.negative)
-        m.d.comb += [block_sum.values.eq(Cat(values)), block_sum.negatives.eq(Cat(negatives))]
-        m.d.comb += block_sum.start.eq(self.start)
-        block_flags = Signal(4)  # the specials of every chunk so far, this one included
-        if config.cycles_per_step == 1:
-            m.d.comb += block_flags.eq(chunk_flags)
-        else:
-            sticky = Signal(4)
-            m.d.comb += block_flags.eq(Mux(self.start, 0, sticky) | chunk_flags)
-            m.d.sync += sticky.eq(block_flags)
-
-        block = delay(m, block_sum.sum, config.pipe_sum, "block")
-        block_flags = delay(m, block_flags, config.pipe_sum, "block_flags")
+        m.submodules.front = front = BlockSum(config, grid)
+        m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
 
         # stage E: Accumulate starts; stage R: the slot is read; stage W: the result is written
         m.submodules.slots = slots = SlotStore(config)
@@ -255,13 +348,13 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [
             slots.read_slot.eq(self.slot),
             slots.read_first.eq(self.first),
-            acc.sum.eq(block),
+            acc.sum.eq(front.sum),
             # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
             acc.scale.eq(self.a_scale + self.b_scale - 254),
-            acc.nan.eq(block_flags[0] | scale_nan),
-            acc.invalid.eq(block_flags[1] | self.format_invalid),
-            acc.pos_inf.eq(block_flags[2]),
-            acc.neg_inf.eq(block_flags[3]),
+            acc.nan.eq(front.nan | scale_nan),
+            acc.invalid.eq(front.invalid | self.format_invalid),
+            acc.pos_inf.eq(front.pos_inf),
+            acc.neg_inf.eq(front.neg_inf),
             acc.d.eq(slots.d),
             acc.d_flags.eq(slots.d_flags),
             slots.write.eq(self.write),

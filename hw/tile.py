@@ -17,8 +17,9 @@ class Tile(wiring.Component):
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
     `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
-    Latency: `pipe_unpack + pipe_multiply + pipe_sum + Config.prepare_latency
-    + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold
+    Latency: `pipe_unpack + Config.front_latency + Config.prepare_latency
+    + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's
+    `slot` and `last`, and `d` / `flags` hold
     every PE's new slot value (then written to the slot). Throughput: a chunk a cycle.
     The caller never issues a step that reads a slot before its previous value is written.
     """
@@ -67,8 +68,8 @@ class Tile(wiring.Component):
         b = [self._unpack_chunk(m, f"b{c}", step.b[c], step.b_format) for c in range(cfg_cols)]
 
         # the control beside the datapath, at the stage each part is used
-        start = delay(m, self.chunk == 0, config.pipe_unpack + config.pipe_multiply, "start")
-        to_entry = config.pipe_unpack + config.pipe_multiply + config.pipe_sum
+        start = delay(m, self.chunk == 0, config.pipe_unpack, "start")
+        to_entry = config.pipe_unpack + config.front_latency
         block_done = delay(m, self.issue & (self.chunk == chunks - 1), to_entry, "block_done")
         control = Signal(data.StructLayout({
             "slot": config.slot_width, "first": 1, "last": 1, "format_invalid": 1,

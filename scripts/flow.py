@@ -34,7 +34,7 @@ TARGETS = ("generic", "cmos", "ice40", "ecp5")
 STAGE_PREFIXES = {
     "unpack": ("unpack",),
     "multiply": ("multiply",),
-    "align": ("align",),
+    "place": ("place",),
     "sum": ("sum",),
     "specials": ("specials",),
     "accumulate": ("accumulate",),
@@ -201,6 +201,8 @@ def synthesize_generic(rtlil_name, top, build_dir):
         f"read_rtlil {rtlil_name}",
         f"synth -top {top}",
         "tee -q -o generic_stat.json stat -json",
+        # the longest path of gates between registers and ports, in each module
+        "tee -q -o generic_ltp.txt ltp -noff",
         # plain rising-edge flip-flops: sync reset and enables become gates the estimate counts
         "dfflegalize -cell $_DFF_P_ 01",
         "abc -g cmos2",
@@ -232,7 +234,18 @@ def synthesize_generic(rtlil_name, top, build_dir):
             total = metric_totals("generic", cells)
         results[target] = {"total": total, "cells": dict(sorted(cells.items())),
                            "stages": {s: m for s, m in stage_totals.items() if any(m.values())}}
+    results["generic"]["depth"] = stage_depths((Path(build_dir) / "generic_ltp.txt").read_text(), top)
     return results
+
+
+def stage_depths(ltp_text, top):
+    """{stage: the longest gate path of its modules} from Yosys `ltp -noff` output (hierarchy
+    kept, so a path that crosses from one module into another is counted in each part)."""
+    depths = {}
+    for module, length in re.findall(r"Longest topological path in (\S+) \(length=(\d+)\)", ltp_text):
+        stage = stage_of(module.lstrip("\\"), top)
+        depths[stage] = max(depths.get(stage, 0), int(length))
+    return {stage: depths[stage] for stage in STAGES if stage in depths}
 
 
 def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
@@ -248,6 +261,24 @@ def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
     return {"total": metric_totals(family, cells), "cells": dict(sorted(cells.items()))}
 
 
+def fpga_stages(family, rtlil_name, top, build_dir):
+    """{stage: metrics} of `family` synthesis with the hierarchy kept (`-noflatten`), so each
+    stage's LUTs are its own (the flat design, what is placed, shares logic across stages)."""
+    # ABC9 fails to reintegrate a hierarchical design in Yosys 0.70: its LUT step is plain ABC here
+    yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top} -noflatten -run :map_luts",
+           "abc -lut 4", "clean", f"synth_{family} -top {top} -noflatten -run map_cells:",
+           f"tee -q -o {family}_stages_stat.json stat -json"], build_dir, f"{family}_stages.log")
+    own, children = read_stat(Path(build_dir) / f"{family}_stages_stat.json")
+    counts = instance_counts(children, top)
+    stages = {stage: {} for stage in STAGES}
+    for module, (by_type, _) in own.items():
+        for cell, k in by_type.items():
+            stage = stages[stage_of(module, top)]
+            stage[cell] = stage.get(cell, 0) + k * counts.get(module, 0)
+    totals = {stage: metric_totals(family, cells) for stage, cells in stages.items()}
+    return {stage: m for stage, m in totals.items() if any(m.values())}
+
+
 def synthesize(component, top, build_dir, targets):
     """Area of `component` for each of `targets` (a subset of TARGETS), in `build_dir`."""
     rtlil_name = write_rtlil(component, top, build_dir)
@@ -258,6 +289,8 @@ def synthesize(component, top, build_dir, targets):
     for family in ("ice40", "ecp5"):
         if family in targets:
             results[family] = synthesize_fpga(family, rtlil_name, top, build_dir)
+    if "ecp5" in targets:
+        results["ecp5"]["stages"] = fpga_stages("ecp5", rtlil_name, top, build_dir)
     return results
 
 
@@ -270,7 +303,7 @@ def pick_device(family, need):
     return list(devices)[-1]
 
 
-def place(family, netlist, build_dir, freq, device):
+def place(family, netlist, build_dir, freq, device, seed=1):
     """Place and route a mapped `netlist` (relative to `build_dir`) on `device` with nextpnr.
 
     `freq` (MHz) is the clock constraint nextpnr optimises for. Returns {"device", "constraint",
@@ -280,12 +313,12 @@ def place(family, netlist, build_dir, freq, device):
     if device not in FAMILIES[family]:
         raise UsageError(f"{family} device must be one of {', '.join(FAMILIES[family])}, not {device!r}")
     name = Path(netlist).stem
-    report, log = f"{name}_{device}_report.json", f"{name}_{device}_nextpnr.log"
+    report, log = f"{name}_{device}_s{seed}_report.json", f"{name}_{device}_s{seed}_nextpnr.log"
     process = run_tool(f"yowasp-nextpnr-{family}",
                        [*FAMILIES[family][device]["args"], "--json", netlist, "--report", report,
-                        "--freq", f"{freq:g}", "--timing-allow-fail", "--seed", "1"],
+                        "--freq", f"{freq:g}", "--timing-allow-fail", "--seed", str(seed)],
                        build_dir, log)
-    result = {"device": device, "constraint": freq}
+    result = {"device": device, "constraint": freq, "seed": seed}
     if process.returncode != 0:
         output = process.stdout + process.stderr
         reason = first_error(output)
@@ -301,13 +334,18 @@ def place(family, netlist, build_dir, freq, device):
     return {**result, "fits": True, "fmax": fmax, "error": None, "utilization": utilization}
 
 
-def place_and_route(family, component, top, build_dir, freq, device=None):
+def place_and_route(family, component, top, build_dir, freq, device=None, seeds=(1,)):
     """Synthesise `component` flat for `family` and place it (`place`) on `device`, by default the
-    smallest that holds it. The result also has "total", the metrics of the placed design."""
+    smallest that holds it, once per nextpnr seed. The result is that of the seed with the median
+    Fmax (the lower middle one for an even count), with "seeds" ({seed: Fmax}) and "total" (the
+    metrics of the placed design)."""
     rtlil_name = write_rtlil(component, top, build_dir)
     netlist = f"{top}_{family}.json"
     area = synthesize_fpga(family, rtlil_name, top, build_dir, netlist=netlist)
     pins = sum(Shape.cast(member.shape).width
                for _, member in component.signature.members.flatten()) + 2  # and clk, rst
     device = device or pick_device(family, {**area["total"], "pins": pins})
-    return {**place(family, netlist, build_dir, freq, device), "total": area["total"]}
+    runs = [place(family, netlist, build_dir, freq, device, seed) for seed in seeds]
+    ranked = sorted(runs, key=lambda run: run["fmax"] or 0)
+    median = ranked[(len(ranked) - 1) // 2]
+    return {**median, "seeds": {run["seed"]: run["fmax"] for run in runs}, "total": area["total"]}

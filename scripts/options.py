@@ -4,7 +4,7 @@ before any work starts."""
 import tempfile
 from pathlib import Path
 
-from mxdpu.hw.config import ACC_STAGES, PREP_STAGES, PRESETS, Config, preset
+from mxdpu.hw.config import ACC_STAGES, PIPE_TREE, PREP_STAGES, PRESETS, SUM_SLICES, Config, preset
 
 from .errors import UsageError
 
@@ -25,9 +25,16 @@ def add_config_arguments(parser, default_preset="dpu"):
                                          "included (default: the preset's)")
     for name, help_text in (("pipe_unpack", "register after the operand decode"),
                             ("pipe_multiply", "register after the products"),
+                            ("pipe_place", "register after the products are placed on the grid"),
                             ("pipe_sum", "register after the block sum")):
         group.add_argument("--" + name.replace("_", "-"), type=int,
                            help=f"{help_text}, 0 or 1 (default: the preset's)")
+    group.add_argument("--pipe-tree", type=int,
+                       help=f"a register after every N-th level of the block-sum adder tree, "
+                            f"{PIPE_TREE[0]} (none) to {PIPE_TREE[-1]} (default: the preset's)")
+    group.add_argument("--sum-slices", type=int,
+                       help=f"bit slices of the block sum, joined one a cycle, {SUM_SLICES[0]} to "
+                            f"{SUM_SLICES[-1]} (default: the preset's)")
     group.add_argument("--prep-stages", type=int,
                        help=f"pipeline registers in the accumulator's prepare part, before the slot "
                             f"read, {PREP_STAGES[0]} to {PREP_STAGES[-1]} (default: the preset's)")

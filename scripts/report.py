@@ -11,7 +11,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from mxdpu.hw.config import FORMAT_CODES
+from mxdpu.hw.config import FORMAT_CODES, PIPELINE
 
 from . import flow
 from .errors import UsageError
@@ -21,11 +21,13 @@ from .synth import STAGE_METRIC, config_slug, measure, parse_targets
 __all__ = ["add_arguments", "run", "plan", "write_report"]
 
 SWEEPS = ("lanes", "block", "tile", "formats", "pipeline")
-#: pipeline settings (pipe_unpack, pipe_multiply, pipe_sum, acc_stages) of the pipeline sweep
-PIPELINES = [(0, 0, 0, 0), (0, 1, 1, 2), (1, 1, 1, 3)]
-PIPELINES_WIDE = [(0, 0, 0, 0), (0, 1, 0, 0), (0, 1, 1, 0), (0, 1, 1, 1), (0, 1, 1, 2), (1, 1, 1, 2),
-                  (1, 1, 1, 3)]
-PIPELINE_FIELDS = ("pipe_unpack", "pipe_multiply", "pipe_sum", "acc_stages")
+#: pipeline settings of the pipeline sweep, in `PIPELINE` order (pipe_unpack, pipe_multiply,
+#: pipe_place, pipe_tree, sum_slices, pipe_sum, acc_stages)
+PIPELINES = [(0, 0, 0, 0, 1, 0, 0), (0, 1, 0, 0, 1, 1, 2), (1, 1, 1, 1, 2, 1, 3)]
+PIPELINES_WIDE = [(0, 0, 0, 0, 1, 0, 0), (0, 1, 0, 0, 1, 1, 0), (0, 1, 0, 0, 1, 1, 2),
+                  (1, 1, 1, 0, 1, 1, 2), (1, 1, 1, 2, 1, 1, 2), (1, 1, 1, 1, 2, 1, 2),
+                  (1, 1, 1, 1, 3, 1, 3)]
+PIPELINE_FIELDS = PIPELINE
 
 
 def int_list(text):
@@ -122,7 +124,7 @@ def columns(targets):
     """The area columns of the tables: (heading, target, metric, per MAC)."""
     out = []
     for target in targets:
-        if target in STAGE_METRIC:
+        if target not in flow.FAMILIES:
             metric = STAGE_METRIC[target]
             out += [(f"{target} {metric}", target, metric, False), ("per MAC", target, metric, True)]
         else:
@@ -188,14 +190,14 @@ def plot_pipeline(path, configs, results):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    depth = [sum(getattr(c, name) for name in PIPELINE_FIELDS) for c in configs]
+    depth = [c.latency - c.cycles_per_step - 1 for c in configs]  # the pipeline registers
     fmax = [results[c]["fmax"]["ecp5"]["fmax"] for c in configs]
     ax.plot(depth, fmax, "o-")
     for c, x, y in zip(configs, depth, fmax):
         if y is not None:
             ax.annotate(f"{describe(c, 'pipeline')}\nlatency {c.latency}", (x, y), fontsize=7,
                         textcoords="offset points", xytext=(4, 4))
-    ax.set_xlabel("pipeline registers (unpack + multiply + sum + accumulate stages)")
+    ax.set_xlabel("pipeline registers from the operands to the result (latency - cycles per step - 1)")
     ax.set_ylabel("ECP5 Fmax (MHz)")
     ax.set_title(f"Fmax against pipeline depth (1 PE, k {configs[0].block}, lanes {configs[0].lanes})")
     ax.grid(True, alpha=0.3)
@@ -233,7 +235,7 @@ def write_report(output, base, chosen, results, targets):
             rows.append(row)
         text += [f"## {sweep}", ""]
         if sweep == "pipeline":
-            text += ["Pipeline settings are pipe_unpack/pipe_multiply/pipe_sum/acc_stages.", ""]
+            text += ["Pipeline settings are " + "/".join(PIPELINE_FIELDS) + ".", ""]
         text += [markdown_table(header, rows), ""]
         if sweep == "lanes" and len(configs) > 1 and any(t in STAGE_METRIC or t in flow.FAMILIES for t in targets):
             plot_lanes(output / "area_per_mac_vs_lanes.png", configs, results, targets)

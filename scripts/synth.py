@@ -8,15 +8,16 @@ import json
 from pathlib import Path
 
 from mxdpu.hw.axis import AXISTop, check_data_width
+from mxdpu.hw.config import PIPELINE
 
 from . import flow
 from .errors import UsageError
 from .options import add_config_arguments, config_from_args, output_dir, output_file
 
-__all__ = ["add_arguments", "run", "measure", "config_slug", "format_tables"]
+__all__ = ["add_arguments", "run", "measure", "config_slug", "format_tables", "parse_seeds"]
 
 #: The metric each target's per-stage column shows.
-STAGE_METRIC = {"generic": "cells", "cmos": "transistors"}
+STAGE_METRIC = {"generic": "cells", "cmos": "transistors", "ecp5": "LUT4"}
 
 
 def add_arguments(parser):
@@ -32,6 +33,9 @@ def add_arguments(parser):
                         help="ECP5 device for --fmax (default: the smallest that holds the design)")
     parser.add_argument("--axis-width", type=int, default=64, metavar="BITS",
                         help="TDATA width of the AXI4-Stream top placed for --fmax (default: %(default)s)")
+    parser.add_argument("--seeds", default="1", metavar="LIST",
+                        help="comma-separated nextpnr seeds for --fmax; the median Fmax is reported "
+                             "(default: %(default)s)")
     parser.add_argument("--build-dir", metavar="DIR",
                         help="where the tools run and leave their logs (default: build/synth/<config>)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
@@ -46,14 +50,25 @@ def parse_targets(text):
     return [t for t in flow.TARGETS if t in targets]
 
 
+def parse_seeds(text):
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(v < 1 for v in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"Seeds must be a comma-separated list of distinct positive integers, not {text!r}")
+    return seeds
+
+
 def config_slug(config):
     """A short directory name that tells configurations apart."""
     formats = "-".join(config.formats)
     return (f"r{config.rows}c{config.cols}_k{config.block}_l{config.lanes}_d{config.depth}_{formats}"
-            f"_p{config.pipe_unpack}{config.pipe_multiply}{config.pipe_sum}{config.acc_stages}")
+            f"_p{''.join(str(getattr(config, name)) for name in PIPELINE)}")
 
 
-def measure(config, targets, build_dir, fmax=False, freq=100.0, axis_width=64, ecp5_device=None):
+def measure(config, targets, build_dir, fmax=False, freq=100.0, axis_width=64, ecp5_device=None,
+            seeds=(1,)):
     """Every figure of `mxdpu synth` for one configuration, as a JSON-ready dictionary."""
     targets = list(targets)
     families = [t for t in targets if t in flow.FAMILIES]
@@ -83,7 +98,7 @@ def measure(config, targets, build_dir, fmax=False, freq=100.0, axis_width=64, e
         for family in families:
             device = ecp5_device if family == "ecp5" else None
             result["fmax"][family] = flow.place_and_route(family, AXISTop(config, axis_width),
-                                                          "mxdpu_axis", build_dir, freq, device)
+                                                          "mxdpu_axis", build_dir, freq, device, seeds)
     return result
 
 
@@ -111,11 +126,14 @@ def format_tables(result):
             rows.append([target, metric, total, f"{figures['per_mac'][metric]:.1f}"])
     lines += [format_table(rows, ["target", "metric", "total", "per MAC"], left=2), ""]
 
-    staged = [t for t in ("generic", "cmos") if t in result["targets"]]
+    staged = [t for t in ("generic", "cmos", "ecp5") if t in result["targets"]]
     if staged:
         header = ["stage"]
         for target in staged:
             header += [f"{target} {STAGE_METRIC[target]}", "%"]
+        depth = result["targets"].get("generic", {}).get("depth")
+        if depth:
+            header.append("depth")
         rows = []
         for stage in flow.STAGES:
             if not any(stage in result["targets"][t]["stages"] for t in staged):
@@ -123,16 +141,22 @@ def format_tables(result):
             row = [stage]
             for target in staged:
                 metric = STAGE_METRIC[target]
-                value = result["targets"][target]["stages"].get(stage, {}).get(metric, 0)
-                total = result["targets"][target]["total"][metric]
+                stages = result["targets"][target]["stages"]
+                value = stages.get(stage, {}).get(metric, 0)
+                total = sum(s.get(metric, 0) for s in stages.values())
                 row += [value, f"{100 * value / total:.1f}" if total else "0.0"]
+            if depth:
+                row.append(depth.get(stage, 0))
             rows.append(row)
-        lines += ["area by stage (hierarchy kept; control = glue and pipeline registers between stages)",
+        lines += ["area by stage (hierarchy kept; control = glue and pipeline registers between stages;"
+                  + (" ecp5 synthesised again with -noflatten for this split;" if "ecp5" in staged else "")
+                  + (" depth = longest generic gate path between registers in a module of the stage,"
+                     " Yosys ltp" if depth else "") + ")",
                   format_table(rows, header), ""]
 
     if "fmax" in result:
         lines.append(f"Fmax, placed with the {result['fmax']['axis_width']}-bit AXI4-Stream top "
-                     f"(nextpnr, seed 1)")
+                     f"(nextpnr; the median over the seeds)")
         for family in flow.FAMILIES:
             placed = result["fmax"].get(family)
             if placed is None:
@@ -140,8 +164,10 @@ def format_tables(result):
             if placed["fits"]:
                 used = ", ".join(f"{bel} {u['used']}/{u['available']}"
                                  for bel, u in placed["utilization"].items() if bel != "DCCA")
+                seeds = ", ".join(f"seed {seed} {'–' if f is None else f'{f:.1f}'}"
+                                  for seed, f in placed.get("seeds", {placed["seed"]: placed["fmax"]}).items())
                 lines.append(f"  {family} {placed['device']}: {placed['fmax']:.1f} MHz "
-                             f"(constraint {placed['constraint']:g} MHz; {used})")
+                             f"(constraint {placed['constraint']:g} MHz; {seeds}; {used})")
             else:
                 lines.append(f"  {family} {placed['device']}: does not fit: {placed['error']}")
     return "\n".join(lines).rstrip() + "\n"
@@ -154,7 +180,8 @@ def run(args):
     if args.json:
         output_file(args.json, "--json")
     result = measure(config, targets, build_dir, fmax=args.fmax, freq=args.freq,
-                     axis_width=args.axis_width, ecp5_device=args.ecp5_device)
+                     axis_width=args.axis_width, ecp5_device=args.ecp5_device,
+                     seeds=parse_seeds(args.seeds))
     print(format_tables(result), end="")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -84,6 +84,9 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
     (dict(acc_stages=9), "Acc stages must be an integer from 0 to 8, not 9"),
     (dict(prep_stages=5), "Prep stages must be an integer from 0 to 4, not 5"),
+    (dict(pipe_place=2), "Pipe place must be 0 or 1, not 2"),
+    (dict(pipe_tree=6), "Pipe tree must be an integer from 0 to 5, not 6"),
+    (dict(sum_slices=0), "Sum slices must be an integer from 1 to 4, not 0"),
 ])
 def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     with pytest.raises(ConfigError) as info:
@@ -113,3 +116,16 @@ def test_manifest_has_pipeline_settings_latency_and_acc_latency():
         == {"pipe_unpack": 1, "pipe_multiply": 1, "pipe_sum": 1, "acc_stages": 3}
     assert (manifest["latency"], manifest["acc_latency"], manifest["cycles_per_step"]) \
         == (cfg.latency, cfg.acc_latency, cfg.cycles_per_step)
+
+
+@pytest.mark.parametrize("params, tree_registers, front_latency", [
+    (dict(lanes=32), 0, 2),
+    (dict(lanes=32, pipe_tree=1, sum_slices=3, pipe_place=1), 4, 9),
+    (dict(lanes=32, pipe_tree=2), 2, 4),
+    (dict(lanes=1, pipe_tree=1, sum_slices=2), 0, 3),
+])
+def test_front_latency_counts_every_front_end_register(params, tree_registers, front_latency):
+    config = Config(**params)
+    assert config.tree_registers == tree_registers and config.front_latency == front_latency
+    assert config.latency == (config.cycles_per_step + config.pipe_unpack + front_latency
+                              + config.acc_stages + 1)

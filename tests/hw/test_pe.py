@@ -1,5 +1,5 @@
-"""The PE stages against the golden model: Multiply + Align + Specials on every FP8 operand pair,
-Sum on random blocks."""
+"""The PE stages against the golden model: Multiply + PlaceOnGrid + Specials on every FP8 operand
+pair, Sum on random blocks with every pipeline setting."""
 
 import random
 
@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 
 from mxdpu.hw.config import FORMAT_CODES, Config
 from mxdpu.hw.formats import Grid
-from mxdpu.hw.pe import Align, Multiply, SlotStore, Specials, Sum
+from mxdpu.hw.pe import Multiply, PlaceOnGrid, SlotStore, Specials, Sum
 from mxdpu.hw.unpack import Unpack
 from mxdpu.verif.formats import LSB_EXP, VALUE
 from mxdpu.verif.golden import block_terms
@@ -29,20 +29,19 @@ def products_harness(grid, b_codes):
     for i, code in enumerate(b_codes):
         m.submodules[f"unpack_b{i}"] = unpack_b = Unpack(grid)
         m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
-        m.submodules[f"align{i}"] = align = Align(grid)
+        m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
         m.submodules[f"specials{i}"] = specials = Specials(grid, 1)
         m.d.comb += [
             unpack_b.code.eq(code), unpack_b.format.eq(b_format),
             multiply.a.eq(unpack_a.out), multiply.b.eq(unpack_b.out),
-            align.product.eq(multiply.product),
+            place.product.eq(multiply.product),
             specials.a[0].eq(unpack_a.out), specials.b[0].eq(unpack_b.out),
         ]
-        values.append((align.value + align.negative)[:grid.product_width])
+        values.append(place.row)
         flags.append(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
     # a few wide signals, each read at once (the simulator limits a signal's decimal digits)
     groups = [slice(i, i + GROUP) for i in range(0, len(values), GROUP)]
     all_values = [Signal(GROUP * grid.product_width, name=f"values{g.start}") for g in groups]
-    # the product on the grid: Align's value plus its negation's +1
     all_flags = [Signal(4 * GROUP, name=f"flags{g.start}") for g in groups]
     for g, v, f in zip(groups, all_values, all_flags):
         m.d.comb += [v.eq(Cat(*values[g])), f.eq(Cat(*flags[g]))]
@@ -67,7 +66,8 @@ def run_pairs(config, pairs, a_codes):
                 v = [ctx.get(x) for x in all_values]
                 f = [ctx.get(x) for x in all_flags]
                 row = [(v[i // GROUP] >> (i % GROUP * width)) & ((1 << width) - 1) for i in b_codes]
-                values.append([x - (1 << width) if x >> (width - 1) else x for x in row])
+                # offset binary: the row is the product plus 2^(width - 1)
+                values.append([x - (1 << (width - 1)) for x in row])
                 flags.append([(f[i // GROUP] >> (4 * (i % GROUP))) & 0xF for i in b_codes])
             out[fa, fb] = values, np.array(flags)
 
@@ -113,13 +113,16 @@ def test_multiply_align_specials_all_formats_sampled():
     assert check_pairs(grid, out, a_codes) == len(pairs) * len(a_codes) * 256
 
 
-@pytest.mark.parametrize("lanes, chunks", [(32, 1), (4, 4), (8, 16)])
-def test_sum_random_blocks_exact(lanes, chunks):
-    config = Config(block=lanes * chunks, lanes=lanes)
+@pytest.mark.parametrize("lanes, chunks, pipe_tree, slices", [
+    (32, 1, 0, 1), (32, 1, 1, 3), (32, 1, 2, 2), (4, 4, 0, 1), (4, 4, 1, 4), (8, 16, 3, 2),
+    (1, 16, 1, 2),
+])
+def test_sum_random_blocks_exact(lanes, chunks, pipe_tree, slices):
+    config = Config(block=lanes * chunks, lanes=lanes, pipe_tree=pipe_tree, sum_slices=slices)
     grid = Grid(config)
     m = Module()
     m.domains.sync = ClockDomain()  # the clock of the testbench, also when Sum has no register
-    m.submodules.sum = block_sum = Sum(grid, lanes, chunks)
+    m.submodules.sum = block_sum = Sum(config, grid)
     rng = random.Random(lanes * 100 + chunks)
     bound = 1 << grid.width  # every grid value is above -bound and below bound
     blocks = []
@@ -131,21 +134,22 @@ def test_sum_random_blocks_exact(lanes, chunks):
             blocks.append([rng.randrange(-bound + 1, bound) for _ in range(lanes * chunks)])
         else:
             blocks.append([rng.randrange(-8, 9) for _ in range(lanes * chunks)])
-    # each value as Align gives it: negated ones (a random half) less the +1 Sum adds back
-    negatives = [[rng.random() < 0.5 for _ in block] for block in blocks]
+    values = [v for block in blocks for v in block]
     got = []
 
     async def testbench(ctx):
-        for block, negative in zip(blocks, negatives):
-            for c in range(chunks):
-                ctx.set(block_sum.start, c == 0)
+        # one chunk a cycle, back to back; a block's sum is read sum_latency cycles after its
+        # last chunk
+        for t in range(len(blocks) * chunks + config.sum_latency):
+            if t < len(blocks) * chunks:
+                ctx.set(block_sum.start, t % chunks == 0)
                 for i in range(lanes):
-                    n = negative[c * lanes + i]
-                    ctx.set(block_sum.values[i], block[c * lanes + i] - n)
-                    ctx.set(block_sum.negatives[i], n)
-                if c == chunks - 1:
-                    got.append(ctx.get(block_sum.sum))
-                await ctx.tick()
+                    # offset binary, as PlaceOnGrid gives it
+                    ctx.set(block_sum.rows[i], values[t * lanes + i] + bound)
+            done = t - config.sum_latency
+            if done >= 0 and done % chunks == chunks - 1:
+                got.append(ctx.get(block_sum.sum))
+            await ctx.tick()
 
     sim = Simulator(m)
     sim.add_clock(1e-8)

@@ -55,9 +55,9 @@ def test_pipeline_sweep_plots_fmax_and_says_does_not_fit(tmp_path, monkeypatch):
 
     def fake_measure(config, targets, build_dir, fmax=False, freq=100.0):
         calls.append((config, tuple(targets), fmax))
-        depth = sum(getattr(config, f) for f in report.PIPELINE_FIELDS)
-        placed = {"device": "25k", "constraint": freq, "fits": depth < 6, "fmax": 20.0 + depth if depth < 6 else None,
-                  "error": None if depth < 6 else "TRELLIS_COMB 30000/24288 (123%) -- nextpnr: ERROR: x"}
+        depth = config.latency - config.cycles_per_step - 1  # the pipeline registers
+        placed = {"device": "25k", "constraint": freq, "fits": depth < 8, "fmax": 20.0 + depth if depth < 8 else None,
+                  "error": None if depth < 8 else "TRELLIS_COMB 30000/24288 (123%) -- nextpnr: ERROR: x"}
         return {"parameters": config.parameters(), "macs": config.lanes, "build_dir": str(build_dir),
                 "targets": {"ecp5": {"total": {"LUT4": 100, "flip-flops": 10, "DSP": 1},
                                      "per_mac": {"LUT4": 100 / config.lanes}, "cells": {}}},
@@ -69,8 +69,8 @@ def test_pipeline_sweep_plots_fmax_and_says_does_not_fit(tmp_path, monkeypatch):
                  "-o", str(out), "-j", "1"]) == 0
     assert [(targets, fmax) for _, targets, fmax in calls] == [(("ecp5",), True)] * len(report.PIPELINES)
     text = (out / "report.md").read_text()
-    assert "| 0/0/0/0 | 2 | 8 | " in text and " | 25k | 20.0 |" in text
-    assert " | 25k | does not fit |" in text  # 1/1/1/3: depth 6
+    assert "| 0/0/0/0/1/0/0 | 2 | 8 | " in text and " | 25k | 20.0 |" in text
+    assert " | 25k | does not fit |" in text  # 1/1/1/1/2/1/3: 8 registers
     assert (out / "fmax_vs_pipeline.png").read_bytes().startswith(PNG)
 
 

