@@ -22,11 +22,12 @@ __all__ = ["add_arguments", "run", "plan", "write_report"]
 
 SWEEPS = ("lanes", "block", "tile", "formats", "pipeline")
 #: pipeline settings of the pipeline sweep, in `PIPELINE` order (pipe_unpack, pipe_multiply,
-#: pipe_place, pipe_tree, sum_slices, pipe_sum, acc_stages)
-PIPELINES = [(0, 0, 0, 0, 1, 0, 0), (0, 1, 0, 0, 1, 1, 2), (1, 1, 1, 1, 2, 1, 3)]
-PIPELINES_WIDE = [(0, 0, 0, 0, 1, 0, 0), (0, 1, 0, 0, 1, 1, 0), (0, 1, 0, 0, 1, 1, 2),
-                  (1, 1, 1, 0, 1, 1, 2), (1, 1, 1, 2, 1, 1, 2), (1, 1, 1, 1, 2, 1, 2),
-                  (1, 1, 1, 1, 3, 1, 3)]
+#: pipe_place, pipe_tree, sum_slices, pipe_sum, prep_stages, acc_stages): none; the old default;
+#: every Accumulate register; and every register of the front end as well
+PIPELINES = [(0, 0, 0, 0, 1, 0, 0, 0), (0, 1, 0, 0, 1, 1, 0, 2), (0, 1, 0, 0, 1, 1, 4, 8),
+             (1, 1, 1, 1, 3, 1, 4, 8)]
+PIPELINES_WIDE = PIPELINES + [(0, 1, 0, 0, 1, 1, 2, 4), (1, 1, 1, 2, 2, 1, 4, 8),
+                              (1, 1, 1, 1, 4, 1, 4, 8)]
 PIPELINE_FIELDS = PIPELINE
 
 
@@ -81,7 +82,7 @@ def plan(base, sweeps, lanes_values, at_lanes, fmax_lanes, wide):
         chosen["formats"] = [at.replace(formats=base.formats), at.replace(formats=tuple(FORMAT_CODES))]
     if "pipeline" in sweeps:
         fast = base.replace(lanes=fmax_lanes)
-        chosen["pipeline"] = [fast.replace(**dict(zip(PIPELINE_FIELDS, p)))
+        chosen["pipeline"] = [fast.replace(**dict(zip(PIPELINE_FIELDS, p, strict=True)))
                               for p in (PIPELINES_WIDE if wide else PIPELINES)]
     return chosen
 
