@@ -190,16 +190,17 @@ def _stage_proofs():
 STAGE_PROOFS = _stage_proofs()
 
 
-def prove(miter, name, build_dir, *, timeout=600):
+def prove(miter, name, build_dir, *, timeout=600, check="sat -prove trigger 0 -verify", ports=None):
     """Prove `miter.trigger` = 0 for every input with Yosys' SAT solver; seconds taken.
 
-    Raises FormalError in one line: the inputs of a difference, or the tool's failure.
+    `check` is the `sat` command (a sequential proof gives its own), `ports` the miter's ports
+    when it is not a Component. Raises FormalError in one line: the inputs of a difference, a
+    counterexample, or the tool's failure.
     """
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    (build_dir / f"{name}.il").write_text(rtlil.convert(miter, name="miter"))
-    script = (f"read_rtlil {name}.il; hierarchy -top miter; proc; flatten; opt; "
-              f"sat -prove trigger 0 -verify -show-inputs")
+    (build_dir / f"{name}.il").write_text(rtlil.convert(miter, name="miter", ports=ports))
+    script = f"read_rtlil {name}.il; hierarchy -top miter; proc; flatten; opt; {check} -show-inputs"
     start = time.monotonic()
     try:
         process = subprocess.run([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", f"{name}.log",
@@ -217,5 +218,8 @@ def prove(miter, name, build_dir, *, timeout=600):
     if inputs:
         raise FormalError(f"proof {name} failed, the fast part differs from its reference at "
                           f"{inputs}; log: {log_path}")
+    if "proof did fail" in log:
+        raise FormalError(f"proof {name} failed: the fast part differs from its reference; "
+                          f"the counterexample is in {log_path}")
     raise FormalError(f"proof {name} did not complete (yosys exit status {process.returncode});"
                       f" log: {log_path}")

