@@ -97,12 +97,14 @@ def check_pairs(grid, out, a_codes):
     return checked
 
 
+@pytest.mark.slow
 def test_multiply_align_specials_every_fp8_pair():
     pairs = [(E4M3, E4M3), (E4M3, E5M2), (E5M2, E4M3), (E5M2, E5M2)]
     grid, out = run_pairs(Config(), pairs, range(256))
     assert check_pairs(grid, out, range(256)) == 4 * 65536
 
 
+@pytest.mark.slow
 def test_multiply_align_specials_all_formats_sampled():
     # every pair of the seven formats on the widest grid; A codes sampled, B codes all
     config = Config(formats=tuple(FORMAT_CODES))

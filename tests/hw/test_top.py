@@ -8,16 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mxdpu.hw.config import PRESETS, Config
+from mxdpu.hw.config import Config
 from mxdpu.sim.amaranth_sim import run_stream
 from mxdpu.verif.stimulus import StreamBuilder, expected_results, make_stream
+from tests import common
+from tests.common import TOP_CONFIGS
 
-CONFIGS = {
-    "dpu": PRESETS["dpu"],
-    "r2c2_k32_depth2": Config(rows=2, cols=2, block=32, lanes=16, depth=2),
-    "k128_lanes32": Config(block=128, lanes=32),
-    "r1c2_k16_lanes4_depth1": Config(rows=1, cols=2, block=16, lanes=4, depth=1),
-}
+CONFIGS = TOP_CONFIGS
 #: the pipeline settings at both ends, on a step of one cycle and of several
 PIPELINES = {
     "no_registers": dict(pipe_unpack=0, pipe_multiply=0, pipe_place=0, pipe_tree=0, sum_slices=1,
@@ -26,7 +23,8 @@ PIPELINES = {
                           pipe_sum=1, prep_stages=4, acc_stages=8),
     "front_registers": dict(pipe_place=1, pipe_tree=2, sum_slices=2),
 }
-config_params = pytest.mark.parametrize("config", list(CONFIGS.values()), ids=list(CONFIGS))
+#: every configuration of TOP_CONFIGS; `make check` keeps the small one, the others are slow
+config_params = common.config_params(TOP_CONFIGS)
 
 
 def check(config, stream, run):
@@ -128,6 +126,7 @@ def test_latency_and_acc_latency_measured_equal_config(config):
         assert measured_acc_latency(config) == config.acc_latency
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lanes", [32, 8])
 @pytest.mark.parametrize("pipeline", list(PIPELINES.values()), ids=list(PIPELINES))
 def test_pipeline_settings(pipeline, lanes):
@@ -203,6 +202,7 @@ def every_format_stream(config, rng, count):
     return builder.build()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lanes", [32, 8])
 def test_all_six_formats_enabled(lanes):
     # on the widest grid: raw random codes of every format code (reserved ones too), and

@@ -28,6 +28,7 @@ def test_plan_measures_shared_configurations_once_and_skips_non_divisors():
     assert len(wide["pipeline"]) == len(report.PIPELINES_WIDE)
 
 
+@pytest.mark.slow  # Yosys on two configurations
 def test_small_lanes_sweep_writes_tables_plot_and_json(tmp_path):
     out = tmp_path / "report"
     assert main(["report", *BASE_ARGS, "--sweep", "lanes", "--lanes-values", "1,2,3",

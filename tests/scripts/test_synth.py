@@ -49,6 +49,7 @@ def test_every_datapath_submodule_has_a_stage():
     assert len(modules) > len(glue)
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_generic_stages_add_up_to_the_total(small_area):
     generic = small_area["targets"]["generic"]
     assert generic["total"]["cells"] == sum(generic["cells"].values())
@@ -58,6 +59,7 @@ def test_generic_stages_add_up_to_the_total(small_area):
     assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(generic["stages"])
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_cmos_transistors_by_stage_add_up_to_yosys_total(small_area):
     cmos = small_area["targets"]["cmos"]
     assert set(cmos["cells"]) <= {"$_NAND_", "$_NOR_", "$_NOT_", "$_DFF_P_"}
@@ -65,6 +67,7 @@ def test_cmos_transistors_by_stage_add_up_to_yosys_total(small_area):
     assert all(s["transistors"] > 0 for s in cmos["stages"].values())
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_per_mac_is_total_over_rows_cols_lanes(small_area):
     assert small_area["macs"] == SMALL.rows * SMALL.cols * SMALL.lanes
     for figures in small_area["targets"].values():
@@ -82,6 +85,7 @@ def small_ice40(tmp_path_factory):
                   for device in ("hx8k", "hx1k")}
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_ice40_hx8k_places_with_an_fmax(small_ice40):
     area, placed = small_ice40
     hx8k = placed["hx8k"]
@@ -92,6 +96,7 @@ def test_ice40_hx8k_places_with_an_fmax(small_ice40):
     assert hx8k["utilization"]["ICESTORM_LC"]["used"] >= area["total"]["LUT4"]
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_ice40_hx1k_does_not_fit_with_nextpnrs_reason(small_ice40):
     _, placed = small_ice40
     hx1k = placed["hx1k"]
@@ -109,6 +114,7 @@ def test_device_is_the_smallest_that_holds_the_design():
     assert flow.pick_device("ice40", {"LUT4": 20000, "pins": 40}) == "hx8k"
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_table_shows_totals_per_mac_stages_and_fmax(small_area, small_ice40):
     _, placed = small_ice40
     result = {**small_area, "fmax": {"axis_width": 64, **{"ice40": placed["hx8k"]}}}
@@ -121,6 +127,7 @@ def test_table_shows_totals_per_mac_stages_and_fmax(small_area, small_ice40):
     assert f"ice40 hx1k: does not fit: {placed['hx1k']['error']}" in format_tables(result)
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_cli_writes_json_beside_the_table(tmp_path, capsys):
     out = tmp_path / "small.json"
     status = main(["synth", *SMALL_ARGS, "--target", "generic", "--build-dir", str(tmp_path / "b"),
@@ -164,6 +171,7 @@ def test_failed_yosys_names_its_error_and_log(tmp_path):
         flow.yosys(["read_rtlil missing.il"], tmp_path, "bad.log")
 
 
+@pytest.mark.slow  # Yosys or nextpnr
 def test_generic_depth_by_stage_from_ltp(small_area):
     depth = small_area["targets"]["generic"]["depth"]
     assert {"unpack", "multiply", "place", "sum", "accumulate"} <= set(depth)
