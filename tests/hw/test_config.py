@@ -114,8 +114,18 @@ def test_manifest_has_pipeline_settings_latency_and_acc_latency():
     manifest = cfg.manifest("top")
     assert {k: manifest["parameters"][k] for k in ("pipe_unpack", "pipe_multiply", "pipe_sum", "acc_stages")} \
         == {"pipe_unpack": 1, "pipe_multiply": 1, "pipe_sum": 1, "acc_stages": 3}
-    assert (manifest["latency"], manifest["acc_latency"], manifest["cycles_per_step"]) \
-        == (cfg.latency, cfg.acc_latency, cfg.cycles_per_step)
+    # the README's formulas: latency 1 + 1 + (1 + 1) + 0 + 3 + 1, acc_latency ceil((3 + 1) / 1)
+    assert (manifest["latency"], manifest["acc_latency"], manifest["cycles_per_step"]) == (8, 4, 1)
+
+
+@pytest.mark.parametrize("name, latency, acc_latency, cycles, step_bits, result_bits", [
+    ("dpu", 16, 9, 1, 540, 40), ("tile2x2", 17, 5, 2, 1067, 147), ("tile4x4", 19, 3, 4, 2122, 578),
+    ("deepgemm128", 19, 3, 4, 2074, 38)])
+def test_preset_figures_are_the_readme_table(name, latency, acc_latency, cycles, step_bits, result_bits):
+    config = PRESETS[name]
+    assert (config.latency, config.acc_latency, config.cycles_per_step, config.step_layout.size,
+            config.result_layout.size) == (latency, acc_latency, cycles, step_bits, result_bits)
+    assert config.depth >= config.acc_latency  # a stream rotating over the slots runs at full rate
 
 
 @pytest.mark.parametrize("params, tree_registers, front_latency", [
