@@ -2,7 +2,7 @@
 
 from mxdpu.hw.axis import check_data_width
 from mxdpu.sim.axis_export import export_axis_verilog
-from mxdpu.sim.export import export_verilog
+from mxdpu.sim.export import check_top_name, export_verilog
 
 from .errors import UsageError
 from .options import add_config_arguments, config_from_args, output_dir
@@ -24,6 +24,7 @@ def run(args):
     config = config_from_args(args)
     if args.axis:
         check_data_width(args.axis_width)  # refused before anything is written
+    check_top_name(args.top)  # refused before anything is written
     output_dir(args.output, "--output")  # before the design is built
     try:
         verilog_path, manifest_path = export_verilog(config, args.output, args.top)

@@ -28,9 +28,10 @@ TILE_1X2_K16 = Config(rows=1, cols=2, block=16, lanes=8, depth=2)
 
 
 def config_args(config):
-    """The `--rows .. --depth` options that select `config`'s shape on any verb."""
-    return [arg for name in ("rows", "cols", "block", "lanes", "depth")
-            for arg in (f"--{name}", str(getattr(config, name)))]
+    """The options that select exactly `config` on any verb: every generator parameter (a preset
+    fills in only what is not given)."""
+    return [arg for name, value in config.parameters().items()
+            for arg in (f"--{name.replace('_', '-')}", ",".join(value) if isinstance(value, list) else str(value))]
 
 
 def config_params(configs, quick=(QUICK_TOP_CONFIG,)):

@@ -12,9 +12,10 @@ from mxdpu.hw.config import Config
 from mxdpu.scripts import flow
 from mxdpu.scripts.cli import main
 from mxdpu.scripts.synth import format_tables, measure, parse_seeds
+from tests.common import config_args
 
 SMALL = Config(rows=1, cols=1, block=16, lanes=2, depth=1)
-SMALL_ARGS = ["--rows", "1", "--cols", "1", "--block", "16", "--lanes", "2", "--depth", "1"]
+SMALL_ARGS = config_args(SMALL)
 
 
 @pytest.fixture(scope="module")

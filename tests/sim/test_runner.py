@@ -9,7 +9,7 @@ from mxdpu.sim.runner import build, config_key, prepare
 
 
 def test_config_key_names_the_parameters():
-    assert config_key(PRESETS["dpu"]) == config_key(Config())
+    assert config_key(PRESETS["dpu"]) == config_key(Config(**PRESETS["dpu"].parameters()))
     assert config_key(PRESETS["dpu"]) != config_key(PRESETS["dpu"].replace(depth=2))
 
 
