@@ -11,8 +11,8 @@ from amaranth.lib import data
 
 from .accumulate import LOOP_CUTS, PREPARE_CUTS
 
-__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "PIPELINE",
-           "preset"]
+__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "MODE_CODES",
+           "PIPELINE", "preset"]
 
 
 class ConfigError(ValueError):
@@ -23,6 +23,8 @@ class ConfigError(ValueError):
 FORMAT_CODES = {"e4m3": 0, "e5m2": 1, "e3m2": 2, "e2m3": 3, "e2m1": 4, "int8": 5, "hif8": 6}
 #: Formats every build enables.
 REQUIRED_FORMATS = ("e4m3", "e5m2")
+#: Accumulation modes and their 2-bit `mode` step field codes (SPEC §6; code 3 is reserved).
+MODE_CODES = {"exact": 0, "blackwell": 1, "hopper": 2}
 BLOCK_SIZES = (16, 32, 64, 128)
 #: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
 ACC_STAGES = range(len(LOOP_CUTS))
@@ -42,6 +44,8 @@ class Config:
     lanes      -- products summed per cycle in each PE; a step takes block / lanes cycles.
     depth      -- FP32 accumulator slots per PE.
     formats    -- element formats enabled at run time; e4m3 and e5m2 are always included.
+    modes      -- accumulation modes built (SPEC §6): one or more of exact, blackwell, hopper;
+                  with more than one, each step picks its mode in a 2-bit `mode` field.
 
     Pipeline settings (they change latency and acc_latency, never results):
     pipe_unpack   -- 1: a register after the operand decode (Unpack).
@@ -63,6 +67,7 @@ class Config:
     lanes: int = 32
     depth: int = 4
     formats: tuple = REQUIRED_FORMATS
+    modes: tuple = ("exact",)
     pipe_unpack: int = 0
     pipe_multiply: int = 1
     pipe_place: int = 0
@@ -74,8 +79,9 @@ class Config:
 
     def __post_init__(self):
         # Formats: accept any iterable, store a canonical tuple in code order.
-        if isinstance(self.formats, str):
-            object.__setattr__(self, "formats", tuple(f for f in self.formats.split(",") if f))
+        for name in ("formats", "modes"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, tuple(f for f in getattr(self, name).split(",") if f))
         problems = []
 
         def check_int(value, ok, allowed):
@@ -120,6 +126,18 @@ class Config:
                 chosen = set(names) | set(REQUIRED_FORMATS)
                 object.__setattr__(self, "formats",
                                    tuple(n for n in FORMAT_CODES if n in chosen))
+        try:
+            modes = tuple(self.modes)
+        except TypeError:
+            modes = None
+            problems.append(f"Modes must be a list of mode names, not {self.modes!r}")
+        if modes is not None:
+            unknown = [n for n in modes if n not in MODE_CODES]
+            if unknown or not modes:
+                problems.append(f"Modes must be one or more of {', '.join(MODE_CODES)}, "
+                                f"not {', '.join(map(repr, unknown)) or 'none'}")
+            else:
+                object.__setattr__(self, "modes", tuple(n for n in MODE_CODES if n in modes))
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -144,6 +162,16 @@ class Config:
     def format_codes(self):
         """Codes (SPEC §1) of the enabled formats."""
         return tuple(FORMAT_CODES[n] for n in self.formats)
+
+    @property
+    def mode_codes(self):
+        """Codes (SPEC §6) of the accumulation modes built."""
+        return tuple(MODE_CODES[n] for n in self.modes)
+
+    @property
+    def has_mode_field(self):
+        """A step carries the 2-bit `mode` field only when more than one mode is built (SPEC §6)."""
+        return len(self.modes) > 1
 
     @property
     def cycles_per_step(self):
@@ -225,6 +253,7 @@ class Config:
             "b_scale": data.ArrayLayout(8, self.cols),
             "a_format": 3,
             "b_format": 3,
+            **({"mode": 2} if self.has_mode_field else {}),
             "slot": self.slot_width,
             "first": 1,
             "last": 1,
@@ -269,7 +298,7 @@ class Config:
         """The generator parameters as plain JSON values."""
         return {
             "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
-            "depth": self.depth, "formats": list(self.formats),
+            "depth": self.depth, "formats": list(self.formats), "modes": list(self.modes),
             **{name: getattr(self, name) for name in PIPELINE},
         }
 
@@ -289,9 +318,16 @@ class Config:
 
     # -- packing (pure Python ints; the benches and the golden CLI share these) ----------------
 
-    def pack_step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1):
-        """`step__payload` bits from nested lists: a[r][i], a_scale[r], b[c][i], b_scale[c]."""
+    def pack_step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1,
+                  mode=MODE_CODES["exact"]):
+        """`step__payload` bits from nested lists: a[r][i], a_scale[r], b[c][i], b_scale[c].
+
+        `mode` (a SPEC §6 code) is packed only when the build has the field; with one mode built
+        every step runs in it whatever `mode` says.
+        """
+        mode_field = {"mode": int(mode)} if self.has_mode_field else {}
         return self.step_layout.const({
+            **mode_field,
             "a": [[int(x) for x in row] for row in a],
             "a_scale": [int(x) for x in a_scale],
             "b": [[int(x) for x in col] for col in b],

@@ -6,7 +6,7 @@ compares them against the file's own `d` and `flags` and exits 1 on any mismatch
 
 import sys
 
-from mxdpu.hw.config import REQUIRED_FORMATS, Config
+from mxdpu.hw.config import MODE_CODES, REQUIRED_FORMATS, Config
 from mxdpu.scripts.errors import UsageError
 from mxdpu.verif.golden import GoldenTile
 from mxdpu.verif.kat import KatError, case_steps, read_kat, write_kat
@@ -26,7 +26,8 @@ def add_arguments(parser):
 
 
 def compute(cases, formats):
-    """[(d, flags)] of the cases, each on a 1 × 1 tile with k = case['k'] and the enabled formats.
+    """[(d, flags)] of the cases, each on a 1 × 1 tile with k = case['k'], the enabled formats and
+    every accumulation mode (each step runs in its own `mode`).
 
     The cases with one k run as one stream on one slot: each case starts with `first`, so none
     sees another's accumulator.
@@ -34,7 +35,7 @@ def compute(cases, formats):
     answers = [None] * len(cases)
     for k in sorted({case["k"] for case in cases}):
         numbers = [n for n, case in enumerate(cases) if case["k"] == k]
-        tile = GoldenTile(Config(block=k, lanes=k, depth=1, formats=formats))
+        tile = GoldenTile(Config(block=k, lanes=k, depth=1, formats=formats, modes=tuple(MODE_CODES)))
         results = tile.run(step for n in numbers for step in case_steps(cases[n]))
         for n, result in zip(numbers, results, strict=True):
             answers[n] = result["d"][0][0], result["flags"][0][0]

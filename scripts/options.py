@@ -23,6 +23,8 @@ def add_config_arguments(parser, default_preset="dpu"):
     group.add_argument("--depth", type=int, help="accumulator slots per PE (default: the preset's)")
     group.add_argument("--formats", help="comma-separated element formats; e4m3,e5m2 always "
                                          "included (default: the preset's)")
+    group.add_argument("--modes", help="comma-separated accumulation modes built, of "
+                                       "exact,blackwell,hopper (default: the preset's)")
     for name, help_text in (("pipe_unpack", "register after the operand decode"),
                             ("pipe_multiply", "register after the products"),
                             ("pipe_place", "register after the products are placed on the grid"),
@@ -45,10 +47,12 @@ def add_config_arguments(parser, default_preset="dpu"):
 
 def config_from_args(args):
     """The Config named by `add_config_arguments` options; ConfigError on bad values."""
-    # every generator parameter has an option of the same name (formats is a list, below)
-    overrides = {name: getattr(args, name) for name in Config.parameter_names() if name != "formats"}
-    if args.formats is not None:
-        overrides["formats"] = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    # every generator parameter has an option of the same name (formats and modes are lists)
+    lists = ("formats", "modes")
+    overrides = {name: getattr(args, name) for name in Config.parameter_names() if name not in lists}
+    for name in lists:
+        if getattr(args, name) is not None:
+            overrides[name] = tuple(f.strip() for f in getattr(args, name).split(",") if f.strip())
     return preset(args.preset, **overrides)
 
 

@@ -8,7 +8,7 @@ seed and the first mismatching result, with the command that reruns it.
 import sys
 import xml.etree.ElementTree as ET
 
-from mxdpu.hw.config import PRESETS, REQUIRED_FORMATS
+from mxdpu.hw.config import PRESETS, REQUIRED_FORMATS, Config
 from mxdpu.scripts.errors import UsageError
 from mxdpu.scripts.options import add_config_arguments, config_from_args, output_file
 from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
@@ -17,9 +17,6 @@ from mxdpu.verif.stimulus import NEEDS, SETS
 
 #: What `--full` adds to the presets: the dpu with HiFloat8, where the HiF8 sets run.
 FULL_EXTRA = {"dpu_hif8": PRESETS["dpu"].replace(formats=REQUIRED_FORMATS + ("hif8",))}
-
-CONFIG_OPTIONS = ("rows", "cols", "block", "lanes", "depth", "formats")
-
 
 def add_arguments(parser):
     parser.add_argument("--sim", default=",".join(SIMULATORS),
@@ -62,7 +59,7 @@ def _pair(text, separator, option, what):
 def configurations(args):
     """{name: Config} chosen by the options: --full with no configuration option means every
     preset and FULL_EXTRA."""
-    explicit = any(getattr(args, name) is not None for name in CONFIG_OPTIONS)
+    explicit = any(getattr(args, name) is not None for name in Config.parameter_names())
     if args.preset is None and args.level == "full" and not explicit:
         return {**PRESETS, **FULL_EXTRA}
     if args.preset is None:

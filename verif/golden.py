@@ -22,7 +22,7 @@ import numpy as np
 
 from .formats import (CANONICAL_NAN, FINITE, FP32_INF, INF, KIND, LSB_EXP, NAN, SCALE_NAN, SIGN,
                       VALUE, bit_length, format_code)
-from .modes import EXACT, MODE_CODES, MODES, vendor_steps
+from .modes import EXACT, MODE_CODES, vendor_steps
 
 __all__ = ["INVALID", "OVERFLOW", "UNDERFLOW", "INEXACT", "round_fp32", "block_terms",
            "accumulate", "pe_step", "GoldenTile"]
@@ -302,9 +302,8 @@ class GoldenTile:
         slot = np.asarray(slot, np.int64)
         if slot.size and not (0 <= slot.min() and slot.max() < cfg.depth):
             raise ValueError(f"Slot must be in 0..{cfg.depth - 1}")
-        # a build with one mode runs every step in it (SPEC §6); Config gains `modes` with the
-        # hardware of issue 9, until then every mode is built
-        built = getattr(cfg, "modes", MODES)
+        # a build with one mode runs every step in it (SPEC §6)
+        built = cfg.modes
         if mode is None or len(built) == 1:
             mode = np.full(n_steps, MODE_CODES[built[0]] if len(built) == 1 else EXACT)
         mode = np.asarray(mode, np.int64)
@@ -320,7 +319,7 @@ class GoldenTile:
 
     def _run_chunk(self, a, a_scale, b, b_scale, a_format, b_format, slot, first, last, mode):
         cfg = self.config
-        built = getattr(cfg, "modes", MODES)
+        built = cfg.modes
         # steps the exact path does not answer: other modes, or exact where the build lacks it
         vendor_mode = (mode != EXACT) | ("exact" not in built)
         n_steps = len(slot)

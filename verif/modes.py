@@ -20,15 +20,17 @@ All in int64 numpy: a term is below 2^(F + 2), 33 of them below 2^(F + 8) (F = 2
 
 import numpy as np
 
+from mxdpu.hw.config import MODE_CODES
+
 from .formats import (CANONICAL_NAN, FINITE, FORMATS, FP32_INF, INF, KIND, NAN, SCALE_NAN, SIGN,
                       VALUE, bit_length, format_code)
 
 __all__ = ["MODES", "MODE_CODES", "EXACT", "VendorMode", "VENDOR_MODES", "VENDOR_NAN", "CHUNK",
            "mode_code", "vendor_steps", "vendor_step"]
 
-#: Mode names in the order of their 2-bit step field codes (SPEC §6; code 3 is reserved).
-MODES = ("exact", "blackwell", "hopper")
-MODE_CODES = {name: code for code, name in enumerate(MODES)}
+#: Mode names in the order of their 2-bit step field codes (SPEC §6; code 3 is reserved; the codes
+#: are the configuration's).
+MODES = tuple(sorted(MODE_CODES, key=MODE_CODES.get))
 EXACT = MODE_CODES["exact"]
 #: The NaN every vendor-mode result carries (SPEC §6), not §2's 0x7FC00000.
 VENDOR_NAN = 0x7FFFFFFF

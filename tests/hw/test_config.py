@@ -51,12 +51,31 @@ def test_formats_always_include_e4m3_e5m2_in_code_order():
     assert Config(formats="e3m2").formats == ("e4m3", "e5m2", "e3m2")
 
 
+def test_modes_in_code_order_and_mode_field_only_with_several():
+    assert Config().modes == ("exact",)
+    assert Config(modes="hopper,exact").modes == ("exact", "hopper")
+    assert "mode" not in Config(modes=("blackwell",)).step_fields
+    cfg = Config(rows=2, cols=3, block=16, lanes=4, depth=5, modes=("exact", "blackwell", "hopper"))
+    f = cfg.step_fields
+    # SPEC §6: 2 bits right after b_format, the later fields move up by two
+    assert f["b_format"] == {"offset": 683, "width": 3}
+    assert f["mode"] == {"offset": 686, "width": 2}
+    assert f["slot"] == {"offset": 688, "width": 3}
+    assert cfg.ports["step__payload"] == ("in", 693)
+    assert cfg.manifest()["parameters"]["modes"] == ["exact", "blackwell", "hopper"]
+    bits = cfg.pack_step([[0] * 16] * 2, [0, 0], [[0] * 16] * 3, [0] * 3, 0, 0, slot=4, mode=2)
+    assert (bits >> 686) & 0b11 == 2
+    assert (bits >> 688) & 0b111 == 4
+
+
 @pytest.mark.parametrize("params, message", [
     (dict(block=24), "Block size must be one of 16, 32, 64, 128, not 24"),
     (dict(lanes=5), "Lanes must divide the block size 32 (1, 2, 4, 8, 16, 32), not 5"),
     (dict(depth=0), "Depth must be an integer from 1 to 256, not 0"),
     (dict(rows=0), "Rows must be an integer from 1 to 16, not 0"),
     (dict(formats=("e4m3", "fp16")), "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not fp16"),
+    (dict(modes=("exact", "volta")), "Modes must be one or more of exact, blackwell, hopper, not 'volta'"),
+    (dict(modes=()), "Modes must be one or more of exact, blackwell, hopper, not none"),
 ])
 def test_invalid_parameter_refused_in_one_line(params, message):
     with pytest.raises(ConfigError) as info:

@@ -1,7 +1,6 @@
 """verif/modes.py (SPEC §6's blackwell and hopper modes) against the Fraction reference, bit for bit,
 the corners SPEC §6 names, and the modes inside GoldenTile."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from mxdpu.hw.config import Config
 from mxdpu.verif.stimulus import random_chunks
 from mxdpu.verif.golden import INEXACT, INVALID, OVERFLOW, GoldenTile, pe_step
-from mxdpu.verif.modes import MODE_CODES, VENDOR_NAN, vendor_step, vendor_steps
+from mxdpu.verif.modes import MODE_CODES, MODES, VENDOR_NAN, vendor_step, vendor_steps
 from tests.verif.exact_reference import NAN_BITS, reference_step
 from tests.verif.modes_reference import MODE_RULES, reference_mode_step
 
@@ -124,7 +123,7 @@ def _tile_steps(rng, cfg, n, slot_count):
 
 @pytest.mark.parametrize("block", [32, 64])
 def test_tile_mixed_modes_on_one_slot_match_sequential_reference(block):
-    cfg = Config(rows=2, cols=2, block=block, lanes=block, depth=2)
+    cfg = Config(rows=2, cols=2, block=block, lanes=block, depth=2, modes=ALL_MODES)
     rng = np.random.default_rng(block)
     steps = _tile_steps(rng, cfg, 60, cfg.depth)
     results = GoldenTile(cfg).run(steps)
@@ -152,22 +151,24 @@ def test_tile_mixed_modes_on_one_slot_match_sequential_reference(block):
 
 
 def test_reserved_mode_is_canonical_nan_invalid():
-    tile = GoldenTile(Config(depth=1))
+    tile = GoldenTile(_built(ALL_MODES))
     out = tile.step(a=[[ONE] * 32], a_scale=[127], b=[[ONE] * 32], b_scale=[127], a_format=0, b_format=0, mode=3)
     assert (out["d"], out["flags"]) == ([[NAN_BITS]], [[INVALID]])
 
 
-def _namespace_config(modes):
-    cfg = Config(depth=1)
-    return SimpleNamespace(rows=1, cols=1, block=32, depth=1, formats=cfg.formats, modes=modes)
+ALL_MODES = MODES
+
+
+def _built(modes):
+    return Config(depth=1, modes=modes)
 
 
 def test_mode_the_build_lacks_is_canonical_nan_invalid():
-    tile = GoldenTile(_namespace_config(("exact", "blackwell")))
+    tile = GoldenTile(_built(("exact", "blackwell")))
     out = tile.step(a=[[ONE] * 32], a_scale=[127], b=[[ONE] * 32], b_scale=[127], a_format=0, b_format=0,
                     mode=HOPPER)
     assert (out["d"], out["flags"]) == ([[NAN_BITS]], [[INVALID]])
-    tile = GoldenTile(_namespace_config(("blackwell", "hopper")))
+    tile = GoldenTile(_built(("blackwell", "hopper")))
     out = tile.step(a=[[ONE] * 32], a_scale=[127], b=[[ONE] * 32], b_scale=[127], a_format=0, b_format=0, mode=0)
     assert (out["d"], out["flags"]) == ([[NAN_BITS]], [[INVALID]])
 
@@ -175,12 +176,12 @@ def test_mode_the_build_lacks_is_canonical_nan_invalid():
 def test_single_mode_build_runs_every_step_in_its_mode():
     # 256 x 256 + 1 x 1: exact 65537, hopper's 14 bits 65536; the step's mode field (0) is ignored
     a = [0x78, ONE] + [0] * 30
-    out = GoldenTile(_namespace_config(("hopper",))).step(a=[a], a_scale=[127], b=[a], b_scale=[127],
+    out = GoldenTile(_built(("hopper",))).step(a=[a], a_scale=[127], b=[a], b_scale=[127],
                                                           a_format=0, b_format=0, mode=0)
     assert (out["d"], out["flags"]) == ([[0x47800000]], [[0]])
 
 
 def test_tile_refuses_mode_outside_two_bits():
     with pytest.raises(ValueError, match="Mode must be a 2-bit code 0..3"):
-        GoldenTile(Config(depth=1)).step(a=[[0] * 32], a_scale=[127], b=[[0] * 32], b_scale=[127],
-                                         a_format=0, b_format=0, mode=4)
+        GoldenTile(_built(ALL_MODES)).step(a=[[0] * 32], a_scale=[127], b=[[0] * 32], b_scale=[127],
+                                          a_format=0, b_format=0, mode=4)
