@@ -15,13 +15,13 @@ import numpy as np
 from mxdpu.hw.config import FORMAT_CODES
 
 from .formats import FINITE, FORMATS, KIND, LSB_EXP, VALUE
-from .modes import CHUNK
+from .modes import CHUNK, EXACT, MODE_CODES, VENDOR_MODES
 
-__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "NEEDS", "sets_for", "expected_results",
-           "make_stream", "random_chunks"]
+__all__ = ["Stream", "StreamBuilder", "Expected", "SETS", "NEEDS", "MODE_NEEDS", "sets_for",
+           "missing_modes", "expected_results", "make_stream", "random_chunks"]
 
 
-STEP_FIELDS = ("a", "a_scale", "b", "b_scale", "a_format", "b_format", "slot", "first", "last")
+STEP_FIELDS = ("a", "a_scale", "b", "b_scale", "a_format", "b_format", "slot", "first", "last", "mode")
 E4M3, E5M2 = FORMAT_CODES["e4m3"], FORMAT_CODES["e5m2"]
 NAN_SCALE = 0xFF
 
@@ -42,7 +42,8 @@ class Expected:
 
 @dataclass
 class Stream:
-    """Steps as arrays: a (N,R,k), a_scale (N,R), b (N,C,k), b_scale (N,C), the rest (N,)."""
+    """Steps as arrays: a (N,R,k), a_scale (N,R), b (N,C,k), b_scale (N,C), the rest (N,); mode
+    holds SPEC §6 codes (None: every step exact)."""
     a: np.ndarray
     a_scale: np.ndarray
     b: np.ndarray
@@ -52,9 +53,14 @@ class Stream:
     slot: np.ndarray
     first: np.ndarray
     last: np.ndarray
+    mode: np.ndarray | None = None
     resets: tuple = ()
     #: known answers that replace the golden model's (None: ask the golden model)
     expected: Expected | None = None
+
+    def __post_init__(self):
+        if self.mode is None:
+            self.mode = np.full(len(self.slot), EXACT, np.int64)
 
     def __len__(self):
         return len(self.slot)
@@ -84,14 +90,14 @@ class StreamBuilder:
             values = np.broadcast_to(values, (count, self.config.block))
         return values
 
-    def step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1):
+    def step(self, a, a_scale, b, b_scale, a_format, b_format, slot=0, first=1, last=1, mode=EXACT):
         cfg = self.config
         self.rows["a"].append(self._operand(a, cfg.rows))
         self.rows["b"].append(self._operand(b, cfg.cols))
         self.rows["a_scale"].append(np.broadcast_to(np.asarray(a_scale, np.uint8), (cfg.rows,)))
         self.rows["b_scale"].append(np.broadcast_to(np.asarray(b_scale, np.uint8), (cfg.cols,)))
         for name, value in (("a_format", a_format), ("b_format", b_format), ("slot", slot),
-                            ("first", first), ("last", last)):
+                            ("first", first), ("last", last), ("mode", mode)):
             self.rows[name].append(int(value))
 
     def reset(self):
@@ -356,15 +362,15 @@ def corners(config, rng, limit):
 
 
 def _case_stream(config, cases, limit):
-    """Cases (each a list of steps (a, sa, b, sb, fa, fb)), each a short accumulation on its own
-    slot, as far as `limit` steps allow."""
+    """Cases (each a list of steps (a, sa, b, sb, fa, fb), or (a, sa, b, sb, fa, fb, mode)), each a
+    short accumulation on its own slot, as far as `limit` steps allow."""
     builder = StreamBuilder(config)
     for number, case in enumerate(cases):
         if limit is not None and len(builder) + len(case) > limit:
             break
-        for j, (a, sa, b, sb, fa, fb) in enumerate(case):
+        for j, (a, sa, b, sb, fa, fb, *mode) in enumerate(case):
             builder.step(a, sa, b, sb, fa, fb, slot=number % config.depth, first=j == 0,
-                         last=j == len(case) - 1)
+                         last=j == len(case) - 1, mode=mode[0] if mode else EXACT)
     return builder.build()
 
 
@@ -594,11 +600,6 @@ SETS.update(_HIF8_SETS)
 NEEDS = dict.fromkeys(_HIF8_SETS, ("hif8",))
 
 
-def sets_for(config):
-    """Names of the sets a configuration runs: every set whose formats it enables."""
-    return [name for name in SETS if set(NEEDS.get(name, ())) <= set(config.formats)]
-
-
 # -- vendor-mode chunks (SPEC §6): one PE, one chunk, C given ------------------------------------
 
 
@@ -682,3 +683,301 @@ def random_chunks(rng, a_format, b_format, n, length=CHUNK):
     sa, sb = random_scales(rng, n), random_scales(rng, n)
     c = random_accumulators(rng, a_format, b_format, a, b, sa, sb)
     return {"a": a, "b": b, "sa": sa, "sb": sb, "c": c}
+
+
+# -- accumulation modes (SPEC §6): sets for builds that have them -------------------------------
+
+E4M3_ONE, E5M2_ONE, E5M2_INF, SIGN_BIT = 0x38, 0x3C, 0x7C, 0x80
+
+
+def _mode_formats(config, mode):
+    """Format codes a step in `mode` may name on this build: the mode's list (every code for
+    exact, a mode not built or the reserved code) that the build enables."""
+    allowed = VENDOR_MODES[mode].formats if mode in VENDOR_MODES else range(8)
+    return [code for code in config.format_codes if code in allowed]
+
+
+def _mode_step(builder, rng, mode, slot, first, last, outside=0.0):
+    """A random step in `mode` (`random_elements`: uniform, subnormal-heavy, sparse rows, a NaN or
+    Inf now and then; `random_scales`); with probability `outside` one operand names a format
+    code outside the mode's list or the build's, with random bytes (0x7FFFFFFF, invalid)."""
+    config = builder.config
+    take = _mode_formats(config, mode)
+    fa, fb = (int(f) for f in rng.choice(take, size=2))
+    a = random_elements(rng, fa, (config.rows, config.block))
+    b = random_elements(rng, fb, (config.cols, config.block))
+    if rng.random() < outside:
+        wrong = int(rng.choice([code for code in range(8) if code not in take]))
+        if rng.random() < 0.5:
+            fa, a = wrong, rng.integers(256, size=a.shape)
+        else:
+            fb, b = wrong, rng.integers(256, size=b.shape)
+    builder.step(a, random_scales(rng, config.rows), b, random_scales(rng, config.cols), fa, fb,
+                 slot=slot, first=first, last=last, mode=mode)
+
+
+def mode_random(config, rng, limit, mode):
+    """Random steps in one vendor mode over a slot sequence with every reuse distance 1 ..
+    acc_latency + 2, random first/last: the formats the mode takes, and one step in 16 naming a
+    format code outside its list or the build's."""
+    builder = StreamBuilder(config)
+    for slot in _hazard_slots(config, rng, limit or 2048):
+        _mode_step(builder, rng, mode, slot, rng.random() < 0.3, rng.random() < 0.3, outside=1 / 16)
+    return builder.build()
+
+
+def _fill(config, rng, fmt, count, special=0.0):
+    """[count, k] codes of `fmt` from `random_elements` (no NaN/Inf unless `special`)."""
+    return random_elements(rng, fmt, (count, config.block), special)
+
+
+def mode_specials(config, rng, limit, mode, rounds=3):
+    """SPEC §2's rules 1–5 per chunk in one vendor mode: an accumulator set by a first step (in
+    the mode) to +0, ±Inf, NaN, a subnormal or a value near 2^127, then a block with a NaN
+    element, a ±Inf product, +Inf and −Inf products, Inf × 0, Inf beside NaN, a NaN scale (also
+    on a zero block), a zero block or a finite one; specials in a random lane (any chunk), the
+    other lanes random. `rounds` draws of every pair, in random order."""
+    R, C, k = config.rows, config.cols, config.block
+    take = _mode_formats(config, mode)
+
+    def lone(code, fmt):                                  # one element, the rest zero
+        block = np.zeros(k, np.int64)
+        block[rng.integers(k)] = code
+        return block, fmt
+
+    def scaled(x):
+        return _scales_for(config, rng, x)
+
+    def preload(kind):
+        if kind == "zero":
+            return []
+        if kind in ("+inf", "-inf", "nan"):
+            a, fa = lone({"+inf": E5M2_INF, "-inf": E5M2_INF | SIGN_BIT, "nan": 0x7F}[kind],
+                         E5M2 if kind != "nan" else E4M3)
+            b = np.full(k, E5M2_ONE)
+            return [(a, 127, b, 127, fa, E5M2, mode)]
+        x = int(rng.integers(-170, -140)) if kind == "subnormal" else int(rng.integers(98, 110))
+        sa, sb = scaled(x)
+        return [(_fill(config, rng, E4M3, R), sa, _fill(config, rng, E4M3, C), sb, E4M3, E4M3, mode)]
+
+    def special(kind):
+        side = int(rng.integers(2))                       # the operand that carries the special
+        fmt = [int(f) for f in rng.choice(take, size=2)]
+        fmt[side] = int(rng.choice([E4M3, E5M2])) if kind == "nan" else E5M2
+        ops = [_fill(config, rng, fmt[0], R), _fill(config, rng, fmt[1], C)]
+        scales = list(scaled(int(rng.integers(-10, 11))))
+        carrier, partner = ops[side], ops[1 - side]
+        i, j = rng.choice(k, size=2, replace=False)
+        nonzero = _codes(fmt[1 - side], True)
+        nonzero = nonzero[VALUE[fmt[1 - side], nonzero] != 0]
+        if kind == "nan":
+            carrier[:, i] = 0x7F | int(rng.integers(2)) * SIGN_BIT       # NaN in E4M3 and E5M2
+        elif kind in ("+inf", "-inf", "both_inf", "inf_nan"):
+            carrier[:, i], partner[:, i] = E5M2_INF | (kind == "-inf") * SIGN_BIT, rng.choice(nonzero)
+            if kind == "both_inf":
+                carrier[:, j], partner[:, j] = E5M2_INF | SIGN_BIT, rng.choice(nonzero)
+            if kind == "inf_nan":
+                carrier[:, j] = 0x7E
+        elif kind == "inf_zero":
+            carrier[:, i], partner[:, i] = E5M2_INF, 0
+        elif kind in ("nan_scale", "nan_scale_zero"):
+            scales[side] = np.full((R, C)[side], NAN_SCALE)
+        if kind in ("zero", "nan_scale_zero"):
+            ops = [np.zeros_like(ops[0]), np.zeros_like(ops[1])]
+        return (ops[0], scales[0], ops[1], scales[1], fmt[0], fmt[1], mode)
+
+    preloads = ("zero", "+inf", "-inf", "nan", "subnormal", "huge")
+    specials = ("finite", "nan", "+inf", "-inf", "both_inf", "inf_nan", "inf_zero", "nan_scale",
+                "nan_scale_zero", "zero")
+    cases = [preload(p) + [special(q)] for _ in range(rounds) for p in preloads for q in specials]
+    return _case_stream(config, [cases[n] for n in rng.permutation(len(cases))], limit)
+
+
+def _e5m2_power(e):
+    """E5M2 code of 2^e, e = -16 .. 15."""
+    return (e + 15) << 2 if e >= -14 else 1 << (e + 16)
+
+
+def mode_corners(config, rng, limit, mode):
+    """Truncation corners of one vendor mode (SPEC §6), each a short accumulation on its own
+    slot, in random order: products 2^-g below an accumulator of ±1.0 (g = 0 .. 48: kept, cut to
+    F bits, lost; below zero when they subtract); an accumulator cancelled exactly by the block's
+    first product beside small ones (the grid is the cancelled exponent's); sums swept across
+    2^-126 .. 2^-152 and 2^124 .. 2^129; the ladder 2^127 + 2^126 + ... (2^128 − 2^103 is
+    0x7F7FFFFF in blackwell, Inf in exact); SPEC §6's 1 + 2^-23 (made in exact or blackwell when
+    built) before a zero block (hopper: 1.0); −0 products and x − x giving +0."""
+    R, C, k = config.rows, config.cols, config.block
+    take = _mode_formats(config, mode)
+    # the mode that makes a wide accumulator: exact, else blackwell, else this one
+    wide = next((c for c in (EXACT, MODE_CODES["blackwell"]) if c in config.mode_codes), mode)
+    unit = np.arange(E4M3_ONE, E4M3_ONE + 8)              # E4M3 codes of [1, 2)
+
+    def blk(*codes):
+        return np.array(list(codes) + [0] * (k - len(codes)), np.int64)
+
+    def binade(count, signs=False):
+        codes = rng.choice(unit, size=(count, k))
+        return codes | (rng.integers(2, size=codes.shape) * SIGN_BIT if signs else 0)
+
+    def at(x):
+        return _scales_for(config, rng, x)
+
+    one = (blk(E4M3_ONE), 127, blk(E4M3_ONE), 127, E4M3, E4M3, mode)
+    minus_one = (blk(E4M3_ONE | SIGN_BIT), 127, blk(E4M3_ONE), 127, E4M3, E4M3, mode)
+    cases = []
+    for g in range(49):                                   # products far below C
+        sa, sb = at(-g)
+        cases.append([(one, minus_one)[g % 2], (binade(R, signs=g % 3 == 0), sa, binade(C), sb, E4M3, E4M3, mode)])
+    for _ in range(24):                                   # C cancelled by the block's first product
+        p, q = (int(c) for c in rng.choice(np.arange(0x5C, 0x7C), size=2))   # E5M2 256 .. 57344
+        a, b = _fill(config, rng, E5M2, R), _fill(config, rng, E5M2, C)
+        a[:, 0], b[:, 0] = p | SIGN_BIT, q
+        x = int(rng.integers(-150, 90))
+        sa, sb = 127 + x // 2, 127 + x - x // 2
+        cases.append([(blk(p), sa, blk(q), sb, E5M2, E5M2, mode), (a, sa, b, sb, E5M2, E5M2, mode)])
+    grows = math.ceil(math.log2(k)) + 1                   # log2 of a sum of k products in [1, 4)
+    for target in range(-152, -118, 2):                  # across FP32's subnormals
+        sa, sb = at(target - grows)
+        cases.append([(binade(R, signs=target % 4 == 0), sa, binade(C), sb, E4M3, E4M3, mode)])
+    for target in range(124, 130):                        # up to and past 2^128
+        sa, sb = at(target - grows)
+        cases.append([(binade(R), sa, binade(C), sb, E4M3, E4M3, mode)])
+    for terms in (24, 25, 26, 30):                        # the ladder, over as many steps as k needs
+        for top in (126, 127, 128):
+            powers = [_e5m2_power(15 - i) for i in range(terms)]
+            steps = []
+            for i in range(0, terms, k):
+                part = powers[i:i + k]
+                steps.append((blk(*part), top - 15 + 127, blk(*[E5M2_ONE] * len(part)), 127, E5M2, E5M2, mode))
+            cases.append(steps)
+    # 1 + 2^-23 (1.0 · 1.0 + 2^-16 · 2^-7) then a zero block; also after a random wide value
+    ulp = (blk(E5M2_ONE, 0x01), 127, blk(E5M2_ONE, _e5m2_power(-7)), 127, E5M2, E5M2, wide)
+    zero = (blk(), 127, blk(), 127, E4M3, E4M3, mode)
+    cases.append([ulp, zero])
+    cases.append([ulp, zero, zero])
+    for _ in range(8):
+        fa, fb = (int(f) for f in rng.choice(take, size=2))
+        sa, sb = at(int(rng.integers(-30, 30)))
+        cases.append([(_fill(config, rng, fa, R), sa, _fill(config, rng, fb, C), sb, fa, fb, wide), zero])
+    cases.append([(blk(SIGN_BIT, SIGN_BIT), 127, blk(E4M3_ONE, 0), 127, E4M3, E4M3, mode)])     # −0 products
+    cases.append([(blk(E4M3_ONE, E4M3_ONE | SIGN_BIT), 127, blk(E4M3_ONE, E4M3_ONE), 127, E4M3, E4M3, mode)])
+    cases.append([minus_one, (blk(E4M3_ONE), 127, blk(E4M3_ONE), 127, E4M3, E4M3, mode)])   # C − C
+    return _case_stream(config, [cases[n] for n in rng.permutation(len(cases))], limit)
+
+
+def mode_chains(config, rng, limit, mode, blocks=64):
+    """Long accumulations onto a large D, where hopper's 14 bits show: a first block of large
+    products puts D near 2^(x + 17), then blocks − 1 blocks (fewer when `limit` is smaller) of
+    random products 2^-6 .. 2^-24 below it, random signs, in the formats the mode takes; tiles
+    interleaved over the slots like `realistic`."""
+    R, C = config.rows, config.cols
+    take = _mode_formats(config, mode)
+    big = np.arange(0x68, 0x7F)                           # E4M3 64 .. 448
+    blocks = min(blocks, limit or blocks)
+    tiles = max(1, (limit or 16 * blocks) // blocks)
+    group = min(config.depth, tiles)
+    builder = StreamBuilder(config)
+    for base in range(0, tiles, group):
+        members = [int(rng.integers(-40, 41)) for _ in range(min(group, tiles - base))]
+        for kb in range(blocks):
+            for t, x in enumerate(members):
+                if kb == 0:
+                    fa = fb = E4M3
+                    a, b = rng.choice(big, size=(R, config.block)), rng.choice(big, size=(C, config.block))
+                    sa, sb = _scales_for(config, rng, x)
+                else:
+                    fa, fb = (int(f) for f in rng.choice(take, size=2))
+                    a, b = _fill(config, rng, fa, R), _fill(config, rng, fb, C)
+                    sa, sb = _scales_for(config, rng, x - int(rng.integers(6, 25)))
+                builder.step(a, sa, b, sb, fa, fb, slot=t, first=kb == 0, last=kb == blocks - 1, mode=mode)
+    return builder.build()
+
+
+def mode_switch(config, rng, limit):
+    """Accumulations whose steps change mode (each step one of the modes built, random) on one
+    slot, over a slot sequence with every reuse distance 1 .. acc_latency + 2, random first/last."""
+    builder = StreamBuilder(config)
+    for slot in _hazard_slots(config, rng, limit or 2048):
+        _mode_step(builder, rng, int(rng.choice(config.mode_codes)), slot, rng.random() < 0.2,
+                   rng.random() < 0.2)
+    return builder.build()
+
+
+def mode_absent(config, rng, limit):
+    """Steps naming a mode code the build lacks (the reserved 3 on every build): NaN 0x7FC00000
+    with invalid (SPEC §6), one step in three, the others in the modes built, over hazard slots."""
+    lacking = [code for code in range(4) if code not in config.mode_codes]
+    builder = StreamBuilder(config)
+    for slot in _hazard_slots(config, rng, limit or 1024):
+        codes = lacking if rng.random() < 1 / 3 else config.mode_codes
+        _mode_step(builder, rng, int(rng.choice(codes)), slot, rng.random() < 0.3, rng.random() < 0.3)
+    return builder.build()
+
+
+def mmasim_answers(config, rng, limit):
+    """MMA-Sim's answers for the vendor modes (`verif.kat.MMASIM_KAT`): the cases of k equal to
+    the build's block whose modes it builds and formats it enables, each broadcast to every PE on
+    its own slot. Expected d is the file's (mmasim's); flags the golden model's (the file has
+    none)."""
+    from mxdpu.verif.kat import MMASIM_KAT, read_kat
+    builder = StreamBuilder(config)
+    answers = []
+    for case in read_kat(MMASIM_KAT):
+        steps = case["steps"]
+        if case["k"] != config.block or any(
+                s.get("mode", "exact") not in config.modes
+                or not {s["a_format"], s["b_format"]} <= set(config.format_codes) for s in steps):
+            continue
+        if limit is not None and len(builder) + len(steps) > limit:
+            break
+        t = len(answers) % config.depth
+        for j, s in enumerate(steps):
+            builder.step(s["a"], s["a_scale"], s["b"], s["b_scale"], s["a_format"], s["b_format"], slot=t,
+                         first=j == 0, last=j == len(steps) - 1, mode=MODE_CODES[s.get("mode", "exact")])
+        answers.append(case["d"])
+    golden = expected_results(config, builder.build())
+    d = np.broadcast_to(np.asarray(answers, np.uint32)[:, None, None], golden.d.shape)
+    return builder.build(expected=Expected(d=d.copy(), flags=golden.flags, slot=golden.slot,
+                                           step=golden.step, epoch=golden.epoch))
+
+
+def _mode_sets():
+    sets = {"kat_mmasim": mmasim_answers}
+    for name in ("blackwell", "hopper"):
+        for kind, make in (("random", mode_random), ("specials", mode_specials),
+                           ("corners", mode_corners), ("chains", mode_chains)):
+            sets[f"mode_{kind}_{name}"] = lambda c, r, n, make=make, code=MODE_CODES[name]: make(c, r, n, code)
+    sets.update(mode_switch=mode_switch, mode_absent=mode_absent)
+    return sets
+
+
+def _builds(*modes):
+    return lambda config: set(modes) <= set(config.modes)
+
+
+_MODE_SETS = _mode_sets()
+SETS.update(_MODE_SETS)
+#: Sets that need accumulation modes (SPEC §6): name -> (what they need, in words; a test of a
+#: Config). The public known answers are exact-mode answers.
+MODE_NEEDS = {
+    "kat": ("mode exact", _builds("exact")),
+    "kat_hif8": ("mode exact", _builds("exact")),
+    "kat_mmasim": ("mode blackwell or hopper", lambda config: config.modes != ("exact",)),
+    **{name: (f"mode {name.rsplit('_', 1)[1]}", _builds(name.rsplit("_", 1)[1]))
+       for name in _MODE_SETS if name.endswith(("_blackwell", "_hopper"))},
+    "mode_switch": ("two or more modes", lambda config: config.has_mode_field),
+    "mode_absent": ("two or more modes", lambda config: config.has_mode_field),
+}
+
+
+def missing_modes(name, config):
+    """What set `name` needs of the modes that `config` does not build, in words (None: nothing)."""
+    what, has = MODE_NEEDS.get(name, (None, None))
+    return None if has is None or has(config) else what
+
+
+def sets_for(config):
+    """Names of the sets a configuration runs: every set whose formats it enables and whose
+    modes it builds."""
+    return [name for name in SETS if set(NEEDS.get(name, ())) <= set(config.formats)
+            and missing_modes(name, config) is None]
