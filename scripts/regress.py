@@ -8,15 +8,23 @@ seed and the first mismatching result, with the command that reruns it.
 import sys
 import xml.etree.ElementTree as ET
 
-from mxdpu.hw.config import PRESETS, REQUIRED_FORMATS, Config
+from mxdpu.hw.config import MODE_CODES, PRESETS, REQUIRED_FORMATS, Config
 from mxdpu.scripts.errors import UsageError
 from mxdpu.scripts.options import add_config_arguments, config_from_args, output_file
 from mxdpu.sim.regress import failures, plan, run_regression, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
-from mxdpu.verif.stimulus import NEEDS, SETS
+from mxdpu.verif.stimulus import NEEDS, SETS, missing_modes
 
-#: What `--full` adds to the presets: the dpu with HiFloat8, where the HiF8 sets run.
-FULL_EXTRA = {"dpu_hif8": PRESETS["dpu"].replace(formats=REQUIRED_FORMATS + ("hif8",))}
+#: Formats of the mode builds: every format blackwell takes (SPEC §6), so all of MMA-Sim's
+#: answers of their block size run.
+_MODE_FORMATS = REQUIRED_FORMATS + ("e3m2", "e2m3", "e2m1")
+#: What `--full` adds to the presets: the dpu with HiFloat8, where the HiF8 sets run; a 1×1 and a
+#: 2×2 with every accumulation mode, where the mode sets run.
+FULL_EXTRA = {
+    "dpu_hif8": PRESETS["dpu"].replace(formats=REQUIRED_FORMATS + ("hif8",)),
+    "dpu_modes": PRESETS["dpu"].replace(modes=tuple(MODE_CODES), formats=_MODE_FORMATS),
+    "tile2x2_modes": PRESETS["tile2x2"].replace(modes=tuple(MODE_CODES), formats=_MODE_FORMATS),
+}
 
 def add_arguments(parser):
     parser.add_argument("--sim", default=",".join(SIMULATORS),
@@ -26,7 +34,8 @@ def add_arguments(parser):
     level.add_argument("--quick", dest="level", action="store_const", const="quick",
                        help="a slice of every stimulus set, a few minutes (make demo)")
     level.add_argument("--full", dest="level", action="store_const", const="full",
-                       help="every stimulus set whole, on every preset unless a configuration is given")
+                       help="every stimulus set whole, on every preset, dpu_hif8, dpu_modes and "
+                            "tile2x2_modes unless a configuration is given")
     parser.set_defaults(level="standard")
     parser.add_argument("--test", help=f"comma-separated stimulus sets (default: all of "
                                        f"{', '.join(SETS)})")
@@ -65,7 +74,7 @@ def configurations(args):
     if args.preset is None:
         args.preset = "dpu"
     config = config_from_args(args)
-    name = args.preset if config == PRESETS[args.preset] else "custom"
+    name = next((name for name, known in {**PRESETS, **FULL_EXTRA}.items() if known == config), "custom")
     return {name: config}
 
 
@@ -81,6 +90,9 @@ def run(args):
             if missing:
                 raise UsageError(f"Test {test} needs formats {','.join(missing)}, which {name} does not "
                                  f"enable (add them to --formats)")
+            lacking = missing_modes(test, config)
+            if lacking:
+                raise UsageError(f"Test {test} needs {lacking}, which {name} does not build (see --modes)")
     jobs = plan(configs, sims, args.level, args.seed, tests)
     if args.shard:
         index, count = _pair(args.shard, "/", "Shard", "I/N with 1 <= I <= N")

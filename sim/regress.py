@@ -19,19 +19,25 @@ from mxdpu.verif.stimulus import expected_results, make_stream, sets_for
 
 __all__ = ["LEVELS", "Job", "plan", "shard", "run_regression", "rerun_command", "summary_table", "failures"]
 
-#: Steps per set at each level and simulator (None: the whole set). Unlisted sets use "*".
+#: Steps per set at each level and simulator (None: the whole set). A set unlisted by name takes
+#: the entry of its longest listed prefix (`mode_corners_hopper`: `mode_corners`, then `mode`),
+#: else "*".
 LEVELS = {
     "quick": {
         "verilator": {"kat": None, "corners": None, "scales": 128, "hazards": 256, "reset": 256,
-                      "random": 256, "throughput": 512, "*": 64},
+                      "random": 256, "throughput": 512, "mode_corners": None, "mode_specials": None,
+                      "mode": 128, "*": 64},
         "icarus": {"kat": None, "corners": None, "scales": 16, "hazards": 48, "reset": 48,
-                   "random": 48, "throughput": 96, "gauss": 8, "heavy": 8, "*": 8},
+                   "random": 48, "throughput": 96, "gauss": 8, "heavy": 8, "mode_corners": 48,
+                   "mode_specials": 48, "mode": 24, "*": 8},
     },
     "standard": {
         "verilator": {"kat": None, "corners": None, "scales": 512, "hazards": 1024, "reset": 512,
-                      "random": 1024, "throughput": 1024, "*": 256},
+                      "random": 1024, "throughput": 1024, "mode_corners": None, "mode_specials": None,
+                      "mode": 1024, "*": 256},
         "icarus": {"kat": None, "corners": None, "scales": 64, "hazards": 192, "reset": 192,
-                   "random": 192, "throughput": 256, "gauss": 32, "heavy": 32, "*": 32},
+                   "random": 192, "throughput": 256, "gauss": 32, "heavy": 32, "mode_corners": None,
+                   "mode_specials": None, "mode": 192, "*": 32},
     },
     "full": {sim: {"*": None} for sim in SIMULATORS},
 }
@@ -39,7 +45,8 @@ LEVELS = {
 
 def _limit(level, sim, test):
     table = LEVELS[level][sim]
-    for key in (test, test.split("_")[0], "*"):
+    parts = test.split("_")
+    for key in ["_".join(parts[:n]) for n in range(len(parts), 0, -1)] + ["*"]:
         if key in table:
             return table[key]
     raise KeyError(test)
@@ -63,7 +70,8 @@ class Job:
 
 def plan(configs, sims, level="standard", seed=1, tests=None):
     """Jobs for named configurations {name: Config} × simulators × stimulus sets, in order; a
-    configuration runs only the sets whose formats it enables (`verif.stimulus.sets_for`)."""
+    configuration runs only the sets whose formats it enables and whose modes it builds
+    (`verif.stimulus.sets_for`)."""
     return [Job(config, name, sim, test, seed, level, _limit(level, sim, test))
             for name, config in configs.items() for sim in sims
             for test in sets_for(config) if tests is None or test in tests]

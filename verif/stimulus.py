@@ -815,9 +815,9 @@ def mode_corners(config, rng, limit, mode):
     def blk(*codes):
         return np.array(list(codes) + [0] * (k - len(codes)), np.int64)
 
-    def binade(count, signs=False):
+    def binade(count, signs=False, negative=False):
         codes = rng.choice(unit, size=(count, k))
-        return codes | (rng.integers(2, size=codes.shape) * SIGN_BIT if signs else 0)
+        return codes | (rng.integers(2, size=codes.shape) * SIGN_BIT if signs else 0) | negative * SIGN_BIT
 
     def at(x):
         return _scales_for(config, rng, x)
@@ -827,7 +827,8 @@ def mode_corners(config, rng, limit, mode):
     cases = []
     for g in range(49):                                   # products far below C
         sa, sb = at(-g)
-        cases.append([(one, minus_one)[g % 2], (binade(R, signs=g % 3 == 0), sa, binade(C), sb, E4M3, E4M3, mode)])
+        a = binade(R, negative=g % 4 == 0) if g % 3 else binade(R, signs=True)
+        cases.append([(one, minus_one)[g % 2], (a, sa, binade(C), sb, E4M3, E4M3, mode)])
     for _ in range(24):                                   # C cancelled by the block's first product
         p, q = (int(c) for c in rng.choice(np.arange(0x5C, 0x7C), size=2))   # E5M2 256 .. 57344
         a, b = _fill(config, rng, E5M2, R), _fill(config, rng, E5M2, C)

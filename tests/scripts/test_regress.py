@@ -11,7 +11,7 @@ from mxdpu.scripts.cli import build_parser, main
 from mxdpu.scripts.regress import configurations
 from mxdpu.sim.regress import plan, rerun_command, shard, summary_table
 from mxdpu.sim.runner import SIMULATORS
-from mxdpu.verif.stimulus import STEP_FIELDS, make_stream, sets_for
+from mxdpu.verif.stimulus import SETS, STEP_FIELDS, make_stream, sets_for
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -21,6 +21,11 @@ from mxdpu.verif.stimulus import STEP_FIELDS, make_stream, sets_for
     (["--shard", "x"], "Shard must be I/N with 1 <= I <= N, not 'x'"),
     (["--flip-result", "1"], "Flip result must be N:BIT"),
     (["--lanes", "5"], "Lanes must divide the block size 32"),
+    (["--modes", "exact,volta"], "Modes must be one or more of exact, blackwell, hopper, not 'volta'"),
+    (["--test", "mode_switch"], "Test mode_switch needs two or more modes, which dpu does not build"),
+    (["--modes", "hopper", "--test", "mode_random_blackwell"],
+     "Test mode_random_blackwell needs mode blackwell, which custom does not build"),
+    (["--modes", "blackwell", "--test", "kat"], "Test kat needs mode exact, which custom does not build"),
 ])
 def test_bad_options_are_one_line_and_exit_2(argv, message, error_line):
     assert main(["regress", *argv]) == 2
@@ -137,3 +142,51 @@ def test_hif8_sets_run_only_on_builds_with_hif8(error_line):
 def test_full_regression_includes_a_hif8_build():
     from mxdpu.scripts.regress import FULL_EXTRA
     assert any("hif8" in config.formats for config in FULL_EXTRA.values())
+
+
+MODE_SETS = [name for name in SETS if name.startswith("mode_")] + ["kat_mmasim"]
+
+
+def test_mode_sets_run_only_on_builds_with_modes():
+    from mxdpu.scripts.regress import FULL_EXTRA
+    configs = {**PRESETS, **FULL_EXTRA, "blackwell": PRESETS["dpu"].replace(modes=("blackwell",))}
+    jobs = plan(configs, ["icarus", "verilator"], "full")
+    tests = {name: {job.test for job in jobs if job.config_name == name} for name in configs}
+    for name in (*PRESETS, "dpu_hif8"):                 # exact-only builds: the sets they ran before
+        assert not tests[name] & set(MODE_SETS)
+        assert tests[name] == {n for n in SETS if n not in MODE_SETS
+                               and ("hif8" not in n or "hif8" in configs[name].formats)}
+    for name in ("dpu_modes", "tile2x2_modes"):
+        assert set(MODE_SETS) <= tests[name]
+    assert tests["blackwell"] & set(MODE_SETS) == {"kat_mmasim", *(f"mode_{kind}_blackwell" for kind in
+                                                                   ("random", "specials", "corners", "chains"))}
+    assert "kat" not in tests["blackwell"]
+
+
+def test_full_regression_includes_1x1_and_2x2_builds_with_every_mode():
+    from mxdpu.scripts.regress import FULL_EXTRA
+    shapes = {(c.rows, c.cols) for c in FULL_EXTRA.values() if c.modes == ("exact", "blackwell", "hopper")}
+    assert shapes == {(1, 1), (2, 2)}
+    args = build_parser().parse_args(["regress", "--full"])
+    assert {"dpu_modes", "tile2x2_modes"} <= set(configurations(args))
+
+
+def test_modes_work_with_a_preset():
+    args = build_parser().parse_args(["regress", "--preset", "tile2x2", "--modes", "hopper,exact"])
+    [(name, config)] = configurations(args).items()
+    assert name == "custom" and config == PRESETS["tile2x2"].replace(modes=("exact", "hopper"))
+    args = build_parser().parse_args(["regress", "--preset", "dpu", "--modes", "exact,blackwell,hopper",
+                                      "--formats", "e4m3,e5m2,e3m2,e2m3,e2m1"])
+    assert list(configurations(args)) == ["dpu_modes"]
+
+
+@pytest.mark.parametrize("level, sim, test, limit", [
+    ("quick", "verilator", "mode_corners_hopper", None), ("quick", "icarus", "mode_specials_blackwell", 48),
+    ("quick", "icarus", "mode_switch", 24), ("standard", "verilator", "mode_random_hopper", 1024),
+    ("quick", "icarus", "kat_mmasim", None), ("quick", "icarus", "pairs_e4m3_e5m2_normal", 8),
+    ("quick", "verilator", "gauss_hif8_floor", 64),
+])
+def test_level_of_a_set_is_its_longest_listed_prefix(level, sim, test, limit):
+    config = PRESETS["dpu"].replace(modes=("exact", "blackwell", "hopper"), formats=("e4m3", "e5m2", "hif8"))
+    [job] = plan({"modes": config}, [sim], level, tests=[test])
+    assert job.limit == limit

@@ -1,12 +1,14 @@
 """The top-level bench on Icarus and Verilator: a cross-section of every stimulus set on the `dpu`
-preset and a small tile, throughput on every preset, and a broken design that must be caught."""
+preset and a small tile, the mode sets on a 1×1 and a 2×2 build with every mode, throughput on
+every preset, and a broken design that must be caught."""
 
 import pytest
 
 from mxdpu.hw.config import PRESETS, Config
 from mxdpu.sim.regress import failures, plan, run_regression
+from mxdpu.scripts.regress import FULL_EXTRA
 from mxdpu.sim.runner import SIMULATORS
-from mxdpu.verif.stimulus import sets_for
+from mxdpu.verif.stimulus import SETS, sets_for
 
 # every test here builds and runs a simulator
 pytestmark = pytest.mark.slow
@@ -26,6 +28,22 @@ def test_cross_section_of_every_stimulus_set(name, sim):
                for s in summaries)
     reset = next(s for s in summaries if s["test"] == "reset")
     assert reset["results_checked"] > 0
+
+
+# The --full regression's builds with every mode: the dpu and tile2x2 shapes, FP6 and FP4 enabled.
+MODE_CONFIGS = {name: FULL_EXTRA[name] for name in ("dpu_modes", "tile2x2_modes")}
+MODE_TESTS = ["kat", "corners", "kat_mmasim", *(name for name in SETS if name.startswith("mode_"))]
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("name", MODE_CONFIGS)
+def test_mode_sets_on_builds_with_every_mode(name, sim):
+    jobs = plan({name: MODE_CONFIGS[name]}, [sim], "quick", seed=1, tests=MODE_TESTS)
+    summaries = run_regression(jobs, progress=False)
+    assert failures(summaries) == []
+    assert [s["test"] for s in summaries] == MODE_TESTS
+    assert all(s["results_checked"] + s["results_dropped_by_reset"] == s["results_expected"] > 0
+               for s in summaries)
 
 
 # Every preset, in the default suite: a cold Verilator build of the larger presets takes minutes.
