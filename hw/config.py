@@ -174,6 +174,16 @@ class Config:
         return len(self.modes) > 1
 
     @property
+    def vendor_modes(self):
+        """The modes built other than exact: those `hw.vendor.VendorPath` computes (SPEC §6)."""
+        return tuple(n for n in self.modes if n != "exact")
+
+    @property
+    def chunk_length(self):
+        """Elements per vendor-mode chunk, L = min(block, 32) (SPEC §6)."""
+        return min(self.block, 32)
+
+    @property
     def cycles_per_step(self):
         """Cycles a step occupies the input: block / lanes (SPEC §4)."""
         return self.block // self.lanes

@@ -17,8 +17,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .accumulate import Accumulate
+from .config import MODE_CODES
 from .formats import unpacked_layout
 from .pipeline import delay
+from .vendor import VendorPath
 
 __all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore", "ProcessingElement", "product_layout"]
 
@@ -310,59 +312,89 @@ class BlockSum(wiring.Component):
 
 
 class ProcessingElement(wiring.Component):
-    """One PE of the tile.
+    """One PE of the tile: the exact path when "exact" is built, the vendor path (`VendorPath`)
+    when a vendor mode is, and the slots they share.
 
-    Stage M (operands `a`, `b`, `start`): BlockSum, the block sum and its specials
-    `config.front_latency` cycles after a step's last chunk.
+    Stage M (operands `a`, `b`, `start`; `chunk`, `a_format`, `b_format`): BlockSum, the block
+    sum and its specials `config.front_latency` cycles after a step's last chunk; VendorTerms.
     Stage E (`a_scale`, `b_scale`, `format_invalid`): Accumulate prepares the block sum.
-    Stage R (`slot`, `first`), `config.prepare_latency` cycles later: the slot is read.
-    Stage W, `config.accumulate_latency` cycles after R: `result`/`flags` appear and `write`
-    (with `write_slot`, `write_last`) stores them, or +0 when `last`.
+    Stage R (`slot`, `first`, `mode`), `config.prepare_latency` cycles later: the slot is read.
+    Stage W, `config.accumulate_latency` cycles after R: `result`/`flags` appear, the exact or the
+    vendor path's by `write_mode`, and `write` (with `write_slot`, `write_last`) stores them, or
+    +0 when `last`.
     """
 
     def __init__(self, config, grid):
         self.config, self.grid = config, grid
         operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
-        super().__init__({
+        members = {
             "a": In(operands), "b": In(operands),
-            "start": In(1),
+            "start": In(1), "a_format": In(3), "b_format": In(3),
             "a_scale": In(8), "b_scale": In(8), "format_invalid": In(1),
-            "slot": In(config.slot_width), "first": In(1),
+            "slot": In(config.slot_width), "first": In(1), "mode": In(2),
             "write": In(1), "write_slot": In(config.slot_width), "write_last": In(1),
+            "write_mode": In(2),
             "result": Out(32), "flags": Out(4),
-        })
+        }
+        if config.cycles_per_step > 1:
+            members["chunk"] = In(range(config.cycles_per_step))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         config, grid = self.config, self.grid
 
-        m.submodules.front = front = BlockSum(config, grid)
-        m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
-
-        # stage E: Accumulate starts; stage R: the slot is read; stage W: the result is written
         m.submodules.slots = slots = SlotStore(config)
-        m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
-                                                   stages=config.acc_stages,
-                                                   prepare_stages=config.prep_stages)
-        scale_nan = (self.a_scale == 0xFF) | (self.b_scale == 0xFF)
         m.d.comb += [
             slots.read_slot.eq(self.slot),
             slots.read_first.eq(self.first),
-            acc.sum.eq(front.sum),
-            # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
-            acc.scale.eq(self.a_scale + self.b_scale - 254),
-            acc.nan.eq(front.nan | scale_nan),
-            acc.invalid.eq(front.invalid | self.format_invalid),
-            acc.pos_inf.eq(front.pos_inf),
-            acc.neg_inf.eq(front.neg_inf),
-            acc.d.eq(slots.d),
-            acc.d_flags.eq(slots.d_flags),
             slots.write.eq(self.write),
             slots.write_slot.eq(self.write_slot),
             slots.write_last.eq(self.write_last),
-            slots.write_d.eq(acc.result),
-            slots.write_flags.eq(acc.flags),
-            self.result.eq(acc.result),
-            self.flags.eq(acc.flags),
+            slots.write_d.eq(self.result),
+            slots.write_flags.eq(self.flags),
         ]
+        results = {}    # mode names -> (result, flags) at stage W
+
+        if "exact" in config.modes:
+            m.submodules.front = front = BlockSum(config, grid)
+            m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
+            # stage E: Accumulate starts; stage R: the slot is read; stage W: the result
+            m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
+                                                       stages=config.acc_stages,
+                                                       prepare_stages=config.prep_stages)
+            scale_nan = (self.a_scale == 0xFF) | (self.b_scale == 0xFF)
+            m.d.comb += [
+                acc.sum.eq(front.sum),
+                # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
+                acc.scale.eq(self.a_scale + self.b_scale - 254),
+                acc.nan.eq(front.nan | scale_nan),
+                acc.invalid.eq(front.invalid | self.format_invalid),
+                acc.pos_inf.eq(front.pos_inf),
+                acc.neg_inf.eq(front.neg_inf),
+                acc.d.eq(slots.d),
+                acc.d_flags.eq(slots.d_flags),
+            ]
+            results["exact"] = (acc.result, acc.flags)
+
+        if config.vendor_modes:
+            m.submodules.vendor = vendor = VendorPath(config, grid)
+            m.d.comb += [
+                vendor.a.eq(self.a), vendor.b.eq(self.b),
+                vendor.a_format.eq(self.a_format), vendor.b_format.eq(self.b_format),
+                vendor.a_scale.eq(self.a_scale), vendor.b_scale.eq(self.b_scale),
+                vendor.format_invalid.eq(self.format_invalid),
+                vendor.mode.eq(self.mode), vendor.c.eq(slots.d), vendor.c_flags.eq(slots.d_flags),
+            ]
+            if config.cycles_per_step > 1:
+                m.d.comb += vendor.chunk.eq(self.chunk)
+            results["vendor"] = (vendor.result, vendor.flags)
+
+        if len(results) == 2:
+            exact = self.write_mode == MODE_CODES["exact"]
+            m.d.comb += [self.result.eq(Mux(exact, results["exact"][0], results["vendor"][0])),
+                         self.flags.eq(Mux(exact, results["exact"][1], results["vendor"][1]))]
+        else:
+            (result, flags), = results.values()
+            m.d.comb += [self.result.eq(result), self.flags.eq(flags)]
         return m

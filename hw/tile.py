@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 from .formats import Grid, unpacked_layout
 from .pe import ProcessingElement
 from .pipeline import delay
-from .unpack import Unpack, format_enabled
+from .unpack import Unpack
+from .vendor import formats_invalid
 
 __all__ = ["Tile"]
 
@@ -72,15 +73,17 @@ class Tile(wiring.Component):
         to_entry = config.pipe_unpack + config.front_latency
         block_done = delay(m, self.issue & (self.chunk == chunks - 1), to_entry, "block_done")
         control = Signal(data.StructLayout({
-            "slot": config.slot_width, "first": 1, "last": 1, "format_invalid": 1,
+            "slot": config.slot_width, "first": 1, "last": 1, "mode": 2, "format_invalid": 1,
             "a_scale": data.ArrayLayout(8, cfg_rows), "b_scale": data.ArrayLayout(8, cfg_cols),
         }))
+        # with one mode built there is no mode field: every step runs in that mode (SPEC §6)
+        mode = step.mode if config.has_mode_field else Const(config.mode_codes[0], 2)
         m.d.comb += [
             control.slot.eq(step.slot),
             control.first.eq(step.first),
             control.last.eq(step.last),
-            control.format_invalid.eq(~format_enabled(self.grid, step.a_format)
-                                      | ~format_enabled(self.grid, step.b_format)),
+            control.mode.eq(mode),
+            control.format_invalid.eq(formats_invalid(config, self.grid, mode, step.a_format, step.b_format)),
             control.a_scale.eq(step.a_scale),
             control.b_scale.eq(step.b_scale),
         ]
@@ -88,24 +91,31 @@ class Tile(wiring.Component):
         # the slot is read when Accumulate has prepared the block sum, written back
         # accumulate_latency cycles later
         slot_use = Signal(data.StructLayout({"done": 1, "slot": config.slot_width, "first": 1,
-                                             "last": 1}))
+                                             "last": 1, "mode": 2}))
         m.d.comb += [slot_use.done.eq(block_done), slot_use.slot.eq(entry.slot),
-                     slot_use.first.eq(entry.first), slot_use.last.eq(entry.last)]
+                     slot_use.first.eq(entry.first), slot_use.last.eq(entry.last),
+                     slot_use.mode.eq(entry.mode)]
         read = delay(m, slot_use, config.prepare_latency, "read")
         written = delay(m, read, config.accumulate_latency, "write")
         m.d.comb += [self.done.eq(written.done), self.slot.eq(written.slot),
                      self.last.eq(written.last)]
 
+        # the vendor path's stage M: the formats and the cycle's place in the step
+        formats = delay(m, Cat(step.a_format, step.b_format, self.chunk), config.pipe_unpack,
+                        "multiply_control")
         for r in range(cfg_rows):
             for c in range(cfg_cols):
                 m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid)
                 m.d.comb += [
                     pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
+                    pe.a_format.eq(formats[:3]), pe.b_format.eq(formats[3:6]),
                     pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
                     pe.format_invalid.eq(entry.format_invalid),
-                    pe.slot.eq(read.slot), pe.first.eq(read.first),
+                    pe.slot.eq(read.slot), pe.first.eq(read.first), pe.mode.eq(read.mode),
                     pe.write.eq(written.done), pe.write_slot.eq(written.slot),
-                    pe.write_last.eq(written.last),
+                    pe.write_last.eq(written.last), pe.write_mode.eq(written.mode),
                     self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags),
                 ]
+                if chunks > 1:
+                    m.d.comb += pe.chunk.eq(formats[6:])
         return m

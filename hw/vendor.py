@@ -1,187 +1,226 @@
-"""VendorChunk: one chunk of SPEC §6's vendor-compatible accumulation (`blackwell`, `hopper`).
+"""The vendor-compatible accumulation modes of SPEC §6 (`blackwell`, `hopper`) in a PE.
 
-Not wired into the PE yet (see the README's "Accumulation modes"). The datapath needs no exact
-70-bit grid: a max-exponent tree, per-term truncating shifts into an F + 2-bit window, a narrow
-signed sum and a truncating normalisation:
+A step in these modes runs its k elements in chunks of L = min(k, 32), in order, each chunk's
+result the next one's C. A chunk is cut where C enters:
 
-    terms     each product sig_a · sig_b (< 4, not renormalised) at exponent e_a + e_b + sa + sb − 254,
-              C (24-bit significand; a subnormal C at −126), a zero term at −133
-    max       e_max over the L + 1 term exponents
-    truncate  each term shifted right by e_max − e, into F = 25 fraction bits below 2^e_max;
-              hopper clears the 12 bits below its F = 13 (flooring twice is flooring once)
-    sum       L + 1 signed terms below 2^(F + 2) each
-    normalise leading-zero shift, stopped at 2^-126; keep 24 bits (hopper: 14), truncated
-    pack      binary32; 2^128 and beyond is ±Inf (overflow); −0 is +0; NaN is 0x7FFFFFFF
+    VendorTerms (C-independent, as the chunk's elements arrive)
+      terms     each product sig_a · sig_b (< 4, not renormalised) to 6 fraction bits, its
+                exponent offset q = exp_a + exp_b (Unpack's offsets: the scales and the format
+                pair are common to the chunk), dead products (zero, Inf, NaN) 0
+      max       q_max over the L products; each product's distance q_max − q (saturated);
+                the group exponent (the largest product's place, without the scales)
+      specials  SPEC §2 rules 2–4 of the elements (`hw.pe.Specials`)
+    VendorAccumulate (C-dependent, from the slot read)
+      compare   C (24-bit significand; a subnormal C at −126; a zero at −133) with the group
+                exponent plus the scales: e_max
+      truncate  each term shifted right by its distance below e_max into F = 25 fraction bits
+                (hopper clears the 12 bits below its F = 13: flooring twice is flooring once)
+      sum       L + 1 signed terms below 2^(F + 2) each
+      normalise leading-zero shift stopped at 2^-126; keep 24 bits (hopper: 14), truncated
+      pack      binary32; 2^128 and beyond is ±Inf (overflow); −0 is +0; NaN is 0x7FFFFFFF
 
-Specials follow SPEC §2's rules 1–5 per chunk. Combinational: one chunk per cycle.
+`VendorPath` is a PE's: it gathers each chunk's elements, holds its VendorTerms to the step's
+slot read and chains the chunks' VendorAccumulate from the slot value.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .accumulate import CountLeadingZeros, limit_bit
-from .formats import ELEMENT_FORMATS, Grid
-from .unpack import Unpack
+from .accumulate import NAN, CountLeadingZeros, limit_bit
+from .config import MODE_CODES
+from .formats import ELEMENT_FORMATS, unpacked_layout
+from .pipeline import delay
+from .unpack import format_enabled
 
-__all__ = ["VendorChunk", "VENDOR_FORMATS", "VENDOR_MODE_CODES"]
+__all__ = ["VendorTerms", "VendorAccumulate", "VendorPath", "VENDOR_FORMATS", "VENDOR_BITS",
+           "formats_invalid", "terms_layout"]
 
-#: SPEC §6: mode name -> (its 2-bit step code, F term fraction bits, M result fraction bits)
-VENDOR_MODE_CODES = {"blackwell": (1, 25, 23), "hopper": (2, 13, 13)}
+#: SPEC §6: mode name -> (F term fraction bits, M result fraction bits)
+VENDOR_BITS = {"blackwell": (25, 23), "hopper": (13, 13)}
 #: SPEC §6: the element formats each mode takes
 VENDOR_FORMATS = {"blackwell": ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1"), "hopper": ("e4m3", "e5m2")}
-_F = 25                   # the window's fraction bits: the widest mode's F
+_F = max(f for f, _ in VENDOR_BITS.values())        # the window's fraction bits: the widest F
+_WINDOW = _F + 2                                    # a term is below 2^(F + 2): 2 integer bits
+_SIG = max(ELEMENT_FORMATS[n].sig_width for n in VENDOR_FORMATS["blackwell"])  # 4 bits
+_FRAC = 2 * (_SIG - 1)                              # a product's most fraction bits (E4M3²: 6)
 _E_ZERO = -133            # a zero term's exponent
 _E_MIN = -126             # FP32's least normal exponent
 _VENDOR_NAN = 0x7FFFFFFF
-_CANONICAL_NAN = 0x7FC00000
 _INF = 0x7F800000
+_INVALID, _OVERFLOW = 1, 2                          # SPEC §2 flag bits
+_TRUE_EXP = signed(11)   # true exponents: products −286 .. 290 with the scales, C from −133
 
 
-class VendorChunk(wiring.Component):
-    """One st_fdpa chunk of L = min(config.block, 32) elements: d = chunk(a, b, sa, sb, c), flags.
+def formats_invalid(config, grid, mode, a_format, b_format):
+    """1 when a step's format is not one its `mode` takes in this build (SPEC §2, §6): exact
+    takes every enabled format, a vendor mode those of `VENDOR_FORMATS` that are enabled."""
+    invalid = Const(1)   # a mode not built: its NaN raises invalid anyway
+    for name in config.modes:
+        if name == "exact":
+            takes = [format_enabled(grid, f) for f in (a_format, b_format)]
+        else:
+            codes = [ELEMENT_FORMATS[n].code for n in VENDOR_FORMATS[name] if n in config.formats]
+            takes = [f.matches(*codes) for f in (a_format, b_format)]
+        invalid = Mux(mode == MODE_CODES[name], ~takes[0] | ~takes[1], invalid)
+    return invalid
 
-    config -- a `hw.config.Config`: its enabled formats (a format a mode does not take, or the
-              build does not enable, gives 0x7FFFFFFF with `invalid`) and block size.
-    modes  -- the vendor modes built (names of `VENDOR_MODE_CODES`). `mode` is the SPEC §6 code;
-              a code not built gives 0x7FC00000 with `invalid`.
-    Combinational; latency 0, one chunk per cycle.
+
+def _q_shape(grid):
+    # q = exp_a + exp_b: two largest significand-LSB offsets
+    return range(2 * max(f.top_exp - f.sig_width - grid.elem_lsb for f in grid.formats) + 1)
+
+
+def _group_shape(grid):
+    # the largest product's leading place without the scales: q_max + 2 · elem_lsb + f_a + f_b
+    return range(2 * grid.elem_lsb, 2 * grid.elem_lsb + _q_shape(grid).stop + _FRAC)
+
+
+def terms_layout(grid, length):
+    """What VendorTerms hands to VendorAccumulate for one chunk of `length` products."""
+    return data.StructLayout({
+        "p": data.ArrayLayout(_FRAC + 2, length),          # sig_a · sig_b < 4, _FRAC fraction bits
+        "dq": data.ArrayLayout(range(_WINDOW + 1), length),  # q_max − q, saturated at the window
+        "neg": length,
+        "group": _group_shape(grid),
+        "live": 1,                                          # a product is neither 0, Inf nor NaN
+        "nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1,  # hw.pe.SPECIALS of the elements
+    })
+
+
+class VendorTerms(wiring.Component):
+    """The C-independent half of a chunk: its products, their distances below the largest, the
+    group exponent and the elements' specials, from `length` decoded operand pairs.
+
+    `a_format`, `b_format` give the fraction bits of the significands. Combinational.
     """
 
-    def __init__(self, config, modes=("blackwell", "hopper")):
-        unknown = [m for m in modes if m not in VENDOR_MODE_CODES]
-        if unknown or not modes:
-            self._MustUse__silence = True  # a refused design is not an unused one
-            raise ValueError(f"Vendor modes must be one or more of {', '.join(VENDOR_MODE_CODES)}, "
-                             f"not {', '.join(map(repr, unknown)) or 'none'}")
-        self.config, self.modes = config, tuple(modes)
-        self.length = min(config.block, 32)
-        self.grid = Grid(config)
+    def __init__(self, grid, length):
+        self.grid, self.length = grid, length
+        operands = data.ArrayLayout(unpacked_layout(grid), length)
         super().__init__({
-            "a": In(data.ArrayLayout(8, self.length)),
-            "b": In(data.ArrayLayout(8, self.length)),
-            "a_format": In(3),
-            "b_format": In(3),
-            "a_scale": In(8),
-            "b_scale": In(8),
-            "mode": In(2),
-            "c": In(32),
-            "d": Out(32),
-            "flags": Out(4),
+            "a": In(operands), "b": In(operands), "a_format": In(3), "b_format": In(3),
+            "terms": Out(terms_layout(grid, length)),
         })
 
-    def _allowed(self, code, mode):
-        names = [n for n in VENDOR_FORMATS[mode] if n in self.config.formats]
-        return code.matches(*(ELEMENT_FORMATS[n].code for n in names))
-
     def elaborate(self, platform):
+        from .pe import Specials  # deferred: hw.pe builds the PE from this module
         m = Module()
-        grid, L = self.grid, self.length
-        unpacked = []
-        for i in range(L):
-            for side, codes, fmt in (("a", self.a, self.a_format), ("b", self.b, self.b_format)):
-                unpack = m.submodules[f"unpack_{side}{i}"] = Unpack(grid)
-                m.d.comb += [unpack.code.eq(codes[i]), unpack.format.eq(fmt)]
-                unpacked.append(unpack.out)
-        ua, ub = unpacked[0::2], unpacked[1::2]
+        grid, out = self.grid, self.terms
+        m.submodules.specials = specials = Specials(grid, self.length)
+        m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b),
+                     out.nan.eq(specials.nan), out.invalid.eq(specials.invalid),
+                     out.pos_inf.eq(specials.pos_inf), out.neg_inf.eq(specials.neg_inf)]
 
-        # mode and formats
-        hopper = Signal()
-        known = Signal()
-        allowed = Signal()
-        m.d.comb += [
-            hopper.eq(("hopper" in self.modes) & (self.mode == VENDOR_MODE_CODES["hopper"][0])),
-            known.eq(self.mode.matches(*(VENDOR_MODE_CODES[n][0] for n in self.modes))),
-        ]
-        takes = {name: (self._allowed(self.a_format, name) & self._allowed(self.b_format, name)
-                        if name in self.modes else Const(0)) for name in VENDOR_MODE_CODES}
-        m.d.comb += allowed.eq(Mux(hopper, takes["hopper"], takes["blackwell"]))
-
-        # Exponents. The scales and the format pair are common to every product of the chunk, so
-        # products are ranked by q = exp_a + exp_b alone (Unpack's exp: the significand LSB's offset
-        # from elem_lsb): a narrow max tree and narrow per-term distances. Only the winner, the
-        # "group" exponent, meets the scales and C, in true (signed) exponents.
-        mbits = [(f.code, f.mbits) for f in grid.formats if not f.integer]
-        frac_a = Signal(3)
-        frac_b = Signal(3)
+        # the fraction bits of each significand (formats no mode takes give a NaN result anyway)
+        frac_a, frac_b = Signal(3), Signal(3)
         for sig, fmt in ((frac_a, self.a_format), (frac_b, self.b_format)):
             with m.Switch(fmt):
-                for code, bits in mbits:
-                    with m.Case(code):
-                        m.d.comb += sig.eq(bits)
-        # q's range: two largest significand-LSB offsets
-        q_shape = range(2 * max(f.top_exp - f.sig_width - grid.elem_lsb for f in grid.formats) + 1)
-        # true exponents: products from 2·(elem_lsb) − 254 to twice the largest + 254, C from −133
-        true_shape = signed(11)
-        # products to the most fraction bits any pair has (E4M3 or E2M3 squared: 6)
-        frac = 2 * max(ELEMENT_FORMATS[n].mbits for n in VENDOR_FORMATS["blackwell"])
-        p_shift = Signal(range(frac + 1))
-        m.d.comb += p_shift.eq(frac - frac_a - frac_b)
-        products = []       # (q, significand with `frac` fraction bits, sign, live)
-        for i, (x, y) in enumerate(zip(ua, ub)):
+                for f in grid.formats:
+                    if not f.integer:
+                        with m.Case(f.code):
+                            m.d.comb += sig.eq(f.mbits)
+        shift = Signal(range(_FRAC + 1))
+        m.d.comb += shift.eq(_FRAC - frac_a - frac_b)
+
+        qs, lives, ps, negs = [], [], [], []
+        for i in range(self.length):
+            x, y = self.a[i], self.b[i]
             live = Signal(name=f"live{i}")
-            q = Signal(q_shape, name=f"q{i}")
-            p = Signal(grid.sig_width * 2 + frac, name=f"p{i}")
+            q = Signal(_q_shape(grid), name=f"q{i}")
+            p = Signal(_FRAC + 2, name=f"p{i}")
             m.d.comb += [
                 live.eq(~(x.nan | x.inf | x.zero | y.nan | y.inf | y.zero)),
                 q.eq(Mux(live, x.exp + y.exp, 0)),
-                # every product to `frac` fraction bits: its own are frac_a + frac_b
-                p.eq(Mux(live, (x.sig * y.sig) << p_shift, 0)),
+                p.eq(Mux(live, (x.sig[:_SIG] * y.sig[:_SIG]) << shift, 0)),
             ]
-            products.append((q, p, x.sign ^ y.sign, live))
+            qs.append(q), lives.append(live), ps.append(p), negs.append(x.sign ^ y.sign)
 
-        level = [q for q, _, _, _ in products]          # max tree over q (dead products are 0)
+        level = qs                                          # max tree over q (dead products 0)
         while len(level) > 1:
             nxt = []
             for j in range(0, len(level) - 1, 2):
-                q = Signal(q_shape, name=f"max{len(level)}_{j}")
+                q = Signal(_q_shape(grid), name=f"max{len(level)}_{j}")
                 m.d.comb += q.eq(Mux(level[j] > level[j + 1], level[j], level[j + 1]))
                 nxt.append(q)
             level = nxt + level[len(level) - len(level) % 2:]
         q_max = level[0]
-        any_live = Signal()
-        m.d.comb += any_live.eq(Cat(*(live for _, _, _, live in products)).any())
-        # the largest product's leading place (significands in [1, 2) each)
-        group = Signal(true_shape)
-        m.d.comb += group.eq(q_max + 2 * grid.elem_lsb + frac_a + frac_b + self.a_scale + self.b_scale - 254)
+
+        def saturated(distance):
+            return Mux(distance >= _WINDOW, _WINDOW, distance)
+
+        m.d.comb += [
+            out.p.eq(Cat(ps)),
+            out.dq.eq(Cat(saturated(q_max - q)[:Shape.cast(range(_WINDOW + 1)).width] for q in qs)),
+            out.neg.eq(Cat(negs)),
+            out.live.eq(Cat(lives).any()),
+            # significands in [1, 2) each: the product's leading place
+            out.group.eq(q_max + 2 * grid.elem_lsb + frac_a + frac_b),
+        ]
+        return m
+
+
+class VendorAccumulate(wiring.Component):
+    """The C-dependent half of a chunk: `d` = the chunk's result from its `terms` and `c`.
+
+    `scale` = sa + sb − 254; `nan` a NaN scale; `invalid` a format the mode does not take (or
+    the build does not enable); `hopper` truncates to hopper's F and M, else blackwell's.
+    `flags`: invalid (rules 1–3), overflow. Combinational.
+    """
+
+    def __init__(self, grid, length):
+        self.grid, self.length = grid, length
+        super().__init__({
+            "terms": In(terms_layout(grid, length)),
+            "scale": In(range(-254, 257)), "nan": In(1), "invalid": In(1), "hopper": In(1),
+            "c": In(32),
+            "d": Out(32), "flags": Out(4),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        terms = self.terms
+        group = Signal(_TRUE_EXP)
+        m.d.comb += group.eq(terms.group + self.scale)
 
         # C: 24-bit significand with 23 fraction bits at max(field, 1) − 127; a zero C at −133,
         # which also stands for the zero products (every C is at −133 or above)
         c_field, c_frac, c_sign = self.c[23:31], self.c[:23], self.c[31]
         c_special = c_field == 0xFF
         c_zero = (c_field == 0) & (c_frac == 0)
-        c_e = Signal(true_shape)
+        c_e = Signal(_TRUE_EXP)
         c_sig = Signal(24)
         m.d.comb += [
             c_e.eq(Mux(c_zero | c_special, _E_ZERO, Mux(c_field == 0, 1, c_field) - 127)),
             c_sig.eq(Mux(c_special, 0, Cat(c_frac, c_field != 0))),
         ]
-        e_max = Signal(true_shape)
-        m.d.comb += e_max.eq(Mux(any_live & (group > c_e), group, c_e))
+        e_max = Signal(_TRUE_EXP)
+        m.d.comb += e_max.eq(Mux(terms.live & (group > c_e), group, c_e))
 
         # truncating shifts into the window: F fraction bits below 2^e_max, 2 integer bits. A
-        # term `window` or more places below e_max truncates to 0, so every distance saturates
-        # at `window` and the shifters need only log2(window) stages.
-        window = _F + 2
-        sat_shape = range(window + 1)
+        # term `_WINDOW` or more places below e_max truncates to 0, so every distance saturates
+        # there and the shifters need only log2(window) stages.
+        sat_shape = range(_WINDOW + 1)
 
         def saturated(name, distance):
             out = Signal(sat_shape, name=name)
-            m.d.comb += out.eq(Mux(distance >= window, window, distance))
+            m.d.comb += out.eq(Mux(distance >= _WINDOW, _WINDOW, distance))
             return out
 
-        common = saturated("common", e_max - group)                       # >= 0 when any is live
-        terms = [(saturated(f"distance{i}", common + (q_max - q)), p, sign, frac)
-                 for i, (q, p, sign, _) in enumerate(products)]
-        terms.append((saturated("distance_c", e_max - c_e), c_sig, c_sign, 23))
-        hopper_mask = ((1 << window) - 1) ^ ((1 << (_F - VENDOR_MODE_CODES["hopper"][1])) - 1)
-        sum_shape = signed(window + (len(terms) - 1).bit_length() + 1)
+        common = saturated("common", e_max - group)              # >= 0 when a product is live
+        shifted = [(saturated(f"distance{i}", common + terms.dq[i]), terms.p[i], terms.neg[i], _FRAC)
+                   for i in range(self.length)]
+        shifted.append((saturated("distance_c", e_max - c_e), c_sig, c_sign, 23))
+        hopper_f = VENDOR_BITS["hopper"][0]
+        hopper_mask = ((1 << _WINDOW) - 1) ^ ((1 << (_F - hopper_f)) - 1)
+        sum_shape = signed(_WINDOW + (len(shifted) - 1).bit_length() + 1)
         # −t = ~t + 1: the terms are inverted where negative and the +1s added once, as a count
-        total = sum((sign for _, _, sign, _ in terms), Const(0, range(len(terms) + 1)))
-        for i, (distance, sig, sign, sig_frac) in enumerate(terms):
-            t = Signal(window, name=f"t{i}")
-            m.d.comb += t.eq(Mux(distance == window, 0, (sig << (_F - sig_frac)) >> distance[:window.bit_length()]))
-            kept = Cat(Mux(hopper, t & hopper_mask, t), Const(0, 1)).as_signed()
+        total = sum((sign for _, _, sign, _ in shifted), Const(0, range(len(shifted) + 1)))
+        for i, (distance, sig, sign, sig_frac) in enumerate(shifted):
+            t = Signal(_WINDOW, name=f"t{i}")
+            m.d.comb += t.eq(Mux(distance == _WINDOW, 0,
+                                 (sig << (_F - sig_frac)) >> distance[:_WINDOW.bit_length()]))
+            kept = Cat(Mux(self.hopper, t & hopper_mask, t), Const(0, 1)).as_signed()
             total = total + Mux(sign, ~kept, kept)
         z = Signal(sum_shape)
         m.d.comb += z.eq(total)
@@ -192,7 +231,7 @@ class VendorChunk(wiring.Component):
         m.d.comb += mag.eq(Mux(z < 0, -z, z))
         lead = Signal(signed(12))           # true exponent of mag's top place
         m.d.comb += lead.eq(e_max - _F + width - 1)
-        limit = Signal(range(2 ** 11))  # lead + 126 < 2^11
+        limit = Signal(range(2 ** 11))      # lead + 126 < 2^11
         m.d.comb += limit.eq(Mux(lead - _E_MIN < 0, 0, lead - _E_MIN))
         # a tree count with the limit as a one-hot bit: min(leading zeros, limit) places
         m.submodules.count = count = CountLeadingZeros(width)
@@ -201,31 +240,118 @@ class VendorChunk(wiring.Component):
         m.d.comb += normalised.eq(mag << count.count)
         exp = Signal(signed(12))
         m.d.comb += exp.eq(lead - count.count)
+        hopper_m = VENDOR_BITS["hopper"][1]
         kept = Signal(24)
-        m.d.comb += kept.eq(normalised[width - 24:] & Mux(hopper, ((1 << 24) - 1) ^ ((1 << 10) - 1), (1 << 24) - 1))
+        m.d.comb += kept.eq(normalised[width - 24:]
+                            & Mux(self.hopper, ((1 << 24) - 1) ^ ((1 << (23 - hopper_m)) - 1),
+                                  (1 << 24) - 1))
         overflow = (kept != 0) & (exp >= 128)
         finite = Signal(32)
         m.d.comb += finite.eq(Mux(kept == 0, 0, Mux(overflow, _INF, ((exp - _E_MIN) << 23) + kept)
                                   | ((z < 0) << 31)))
 
         # specials, SPEC §2 rules 2-5 for this chunk and C
-        pinf, ninf, inf_zero, nan = [c_special & (c_frac == 0) & ~c_sign], [c_special & (c_frac == 0) & c_sign], [], \
-            [c_special & (c_frac != 0), self.a_scale == 0xFF, self.b_scale == 0xFF]
-        for x, y in zip(ua, ub):
-            nan += [x.nan, y.nan]
-            inf_product = (x.inf & ~(y.zero | y.nan)) | (y.inf & ~(x.zero | x.nan))
-            pinf.append(inf_product & ~(x.sign ^ y.sign))
-            ninf.append(inf_product & (x.sign ^ y.sign))
-            inf_zero.append((x.inf & y.zero) | (x.zero & y.inf))
-        any_pinf, any_ninf = Signal(), Signal()
-        m.d.comb += [any_pinf.eq(Cat(*pinf).any()), any_ninf.eq(Cat(*ninf).any())]
+        c_inf = c_special & (c_frac == 0)
+        pos_inf = terms.pos_inf | (c_inf & ~c_sign)
+        neg_inf = terms.neg_inf | (c_inf & c_sign)
         invalid = Signal()
-        m.d.comb += invalid.eq(~known | ~allowed | Cat(*inf_zero).any() | (any_pinf & any_ninf))
-        is_nan = invalid | Cat(*nan).any()
-        is_inf = any_pinf | any_ninf
+        m.d.comb += invalid.eq(self.invalid | terms.invalid | (pos_inf & neg_inf))
+        is_nan = invalid | terms.nan | self.nan | (c_special & (c_frac != 0))
+        is_inf = pos_inf | neg_inf
         m.d.comb += [
-            self.d.eq(Mux(~known, _CANONICAL_NAN, Mux(is_nan, _VENDOR_NAN,
-                                                      Mux(is_inf, Cat(Const(_INF, 31), any_ninf), finite)))),
+            self.d.eq(Mux(is_nan, _VENDOR_NAN, Mux(is_inf, Cat(Const(_INF, 31), neg_inf), finite))),
             self.flags.eq(Cat(invalid, ~is_nan & ~is_inf & overflow, Const(0, 2))),
         ]
+        return m
+
+
+class VendorPath(wiring.Component):
+    """A PE's vendor modes (SPEC §6): a step's chunks in order from the slot value.
+
+    Stage M (`a`, `b`: `lanes` decoded operands a cycle; `chunk`, the cycle's index in the step;
+    `a_format`, `b_format`): a chunk's VendorTerms when its last element arrives (a chunk spans
+    L / lanes cycles, or a cycle brings lanes / L chunks), held to the step's last cycle.
+    Stage E, `config.front_latency` cycles after the step's last cycle at M (`a_scale`,
+    `b_scale`, `format_invalid`: the formats the step's mode takes).
+    Stage R, `config.prepare_latency` cycles later (`mode`, `c`, `c_flags`: the slot read):
+    the chunks' VendorAccumulate in order, the first from `c`; a mode not built (or 3) gives
+    0x7FC00000 with invalid; `c_flags` are OR-ed in.
+    Stage W, `config.accumulate_latency` cycles after R: `result`, `flags`.
+    Throughput: a step every `config.cycles_per_step` cycles.
+    """
+
+    def __init__(self, config, grid):
+        self.config, self.grid = config, grid
+        operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
+        members = {
+            "a": In(operands), "b": In(operands), "a_format": In(3), "b_format": In(3),
+            "a_scale": In(8), "b_scale": In(8), "format_invalid": In(1),
+            "mode": In(2), "c": In(32), "c_flags": In(4),
+            "result": Out(32), "flags": Out(4),
+        }
+        if config.cycles_per_step > 1:
+            members["chunk"] = In(range(config.cycles_per_step))
+        super().__init__(members)
+        if config.cycles_per_step == 1:
+            self.chunk = Const(0, 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid = self.config, self.grid
+        length, lanes = config.chunk_length, config.lanes
+        gather = max(1, length // lanes)          # cycles a chunk's elements take to arrive
+        per_cycle = max(1, lanes // length)       # chunks that complete in one cycle
+        events = config.cycles_per_step // gather  # cycles of a step on which chunks complete
+        layout = terms_layout(grid, length)
+
+        # stage M: the elements of the chunks completing this cycle, earlier cycles' first
+        operands = {}
+        for side in ("a", "b"):
+            vector = getattr(self, side).as_value()
+            operands[side] = data.ArrayLayout(unpacked_layout(grid), lanes * gather)(
+                Cat(*(delay(m, vector, gather - 1 - j, f"{side}_gathered{j}") for j in range(gather))))
+        completed = []
+        for j in range(per_cycle):
+            m.submodules[f"terms{j}"] = terms = VendorTerms(grid, length)
+            window = slice(j * length * unpacked_layout(grid).size, (j + 1) * length * unpacked_layout(grid).size)
+            m.d.comb += [terms.a.eq(operands["a"].as_value()[window]),
+                         terms.b.eq(operands["b"].as_value()[window]),
+                         terms.a_format.eq(self.a_format), terms.b_format.eq(self.b_format)]
+            completed.append(terms.terms.as_value())
+        completed = Cat(completed)
+        # the earlier events' chunks wait for the step's last cycle
+        held = []
+        for e in range(events - 1):
+            hold = Signal(len(completed), name=f"held{e}")
+            with m.If(self.chunk == (e + 1) * gather - 1):
+                m.d.sync += hold.eq(completed)
+            held.append(hold)
+        chunks = delay(m, Cat(*held, completed), config.front_latency + config.prepare_latency,
+                       "chunks")
+
+        # stage E -> R
+        scales = delay(m, Cat(self.a_scale, self.b_scale, self.format_invalid),
+                       config.prepare_latency, "scales")
+        a_scale, b_scale, format_invalid = scales[:8], scales[8:16], scales[16]
+
+        # stage R: the chunks in order, each from the previous one's result
+        modes = config.vendor_modes
+        d, flags = self.c, Const(0, 4)
+        for j in range(config.block // length):
+            m.submodules[f"accumulate{j}"] = acc = VendorAccumulate(grid, length)
+            m.d.comb += [
+                acc.terms.eq(layout(chunks.word_select(j, layout.size))),
+                acc.scale.eq(a_scale + b_scale - 254),
+                acc.nan.eq((a_scale == 0xFF) | (b_scale == 0xFF)),
+                acc.invalid.eq(format_invalid),
+                acc.hopper.eq(("hopper" in modes) & (self.mode == MODE_CODES["hopper"])),
+                acc.c.eq(d),
+            ]
+            d, flags = acc.d, flags | acc.flags
+        known = self.mode.matches(*(MODE_CODES[n] for n in modes))
+        result = Signal(data.StructLayout({"d": 32, "flags": 4}))
+        m.d.comb += [result.d.eq(Mux(known, d, NAN)),
+                     result.flags.eq(Mux(known, flags, _INVALID) | self.c_flags)]
+        result = delay(m, result, config.accumulate_latency, "result")
+        m.d.comb += [self.result.eq(result.d), self.flags.eq(result.flags)]
         return m
