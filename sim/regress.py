@@ -4,7 +4,8 @@ A plan is a list of `Job`s (configuration × simulator × stimulus set) in a fix
 I/N` keeps every N-th. Jobs of one configuration and simulator run in one simulator process
 (`sim.runner.run_batch`). Each set's size depends on the level (`quick`, `standard`, `full`)
 and on the simulator: Icarus runs the `dpu` bench at 180–1,300 steps/s against Verilator's
-~8,600 (README), so its slices are smaller; `full` runs every set whole on both.
+~8,600, and a build with every mode at 11–16 (2×2: about 2) against ~3,000 (README), so its slices
+are smaller; `full` runs every set whole on both.
 """
 
 import zlib
@@ -28,16 +29,16 @@ LEVELS = {
                       "random": 256, "throughput": 512, "mode_corners": None, "mode_specials": None,
                       "mode": 128, "*": 64},
         "icarus": {"kat": None, "corners": None, "scales": 16, "hazards": 48, "reset": 48,
-                   "random": 48, "throughput": 96, "gauss": 8, "heavy": 8, "mode_corners": 48,
-                   "mode_specials": 48, "mode": 24, "*": 8},
+                   "random": 48, "throughput": 96, "gauss": 8, "heavy": 8, "mode_corners": 32,
+                   "mode_specials": 32, "mode": 16, "*": 8},
     },
     "standard": {
         "verilator": {"kat": None, "corners": None, "scales": 512, "hazards": 1024, "reset": 512,
                       "random": 1024, "throughput": 1024, "mode_corners": None, "mode_specials": None,
                       "mode": 1024, "*": 256},
         "icarus": {"kat": None, "corners": None, "scales": 64, "hazards": 192, "reset": 192,
-                   "random": 192, "throughput": 256, "gauss": 32, "heavy": 32, "mode_corners": None,
-                   "mode_specials": None, "mode": 192, "*": 32},
+                   "random": 192, "throughput": 256, "gauss": 32, "heavy": 32, "mode_corners": 96,
+                   "mode_specials": 96, "mode": 64, "*": 32},
     },
     "full": {sim: {"*": None} for sim in SIMULATORS},
 }
