@@ -8,7 +8,7 @@ import pytest
 from mxdpu.hw.config import MODE_CODES, PRESETS, Config
 from mxdpu.verif.bench.job import BenchOptions, check_summary, load_job, save_job
 from mxdpu.verif.golden import GoldenTile
-from mxdpu.verif.kat import MMASIM_KAT, PUBLIC_KAT, read_kat
+from mxdpu.verif.kat import HIF8_KAT, MMASIM_KAT, PUBLIC_KAT, read_kat
 from mxdpu.verif.modes import VENDOR_MODES, VENDOR_NAN
 from mxdpu.verif.stimulus import (MODE_NEEDS, SETS, Stream, StreamBuilder, expected_results, make_stream,
                                   sets_for)
@@ -130,6 +130,19 @@ def test_known_answers_k16_keep_only_cases_that_fit():
     assert 0 < len(stream.expected) < len(read_kat(PUBLIC_KAT))
     golden = expected_results(config, stream.__class__(**stream.arrays(), resets=stream.resets))
     assert np.array_equal(golden.d, stream.expected.d) and np.array_equal(golden.flags, stream.expected.flags)
+
+
+def test_known_answers_leave_out_rule_1_cases_of_formats_the_build_enables():
+    config = DPU.replace(formats=("e4m3", "e5m2", "e3m2"))
+    cases = read_kat(PUBLIC_KAT)
+    stream = make_stream(config, "kat", seed=1, limit=None)
+    assert len(stream.expected) == len(cases) - sum(any(2 in (s["a_format"], s["b_format"]) for s in c["steps"])
+                                                    for c in cases) == len(cases) - 1
+    golden = expected_results(config, Stream(**stream.arrays(), resets=stream.resets))
+    assert np.array_equal(golden.d, stream.expected.d) and np.array_equal(golden.flags, stream.expected.flags)
+    hif8 = DPU.replace(formats=("e4m3", "e5m2", "hif8"))
+    fitting = [c for c in read_kat(HIF8_KAT) if not any(any(s[op][32:]) for s in c["steps"] for op in "ab")]
+    assert len(make_stream(hif8, "kat_hif8", seed=1, limit=None).expected) == len(fitting)
 
 
 def test_corners_reach_every_precedence_rule():
