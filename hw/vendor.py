@@ -132,7 +132,8 @@ class VendorTerms(wiring.Component):
             m.d.comb += [
                 live.eq(~(x.nan | x.inf | x.zero | y.nan | y.inf | y.zero)),
                 q.eq(Mux(live, x.exp + y.exp, 0)),
-                p.eq(Mux(live, (x.sig[:_SIG] * y.sig[:_SIG]) << shift, 0)),
+                # AND partial products, as Multiply's: no tool infers a DSP multiplier for it
+                p.eq(Mux(live, sum(Mux(y.sig[j], x.sig[:_SIG] << j, 0) for j in range(_SIG)) << shift, 0)),
             ]
             qs.append(q), lives.append(live), ps.append(p), negs.append(x.sign ^ y.sign)
 
