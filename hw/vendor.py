@@ -115,11 +115,11 @@ class VendorTerms(wiring.Component):
         # the fraction bits of each significand (formats no mode takes give a NaN result anyway)
         frac_a, frac_b = Signal(3), Signal(3)
         for sig, fmt in ((frac_a, self.a_format), (frac_b, self.b_format)):
-            with m.Switch(fmt):
-                for f in grid.formats:
-                    if not f.integer:
-                        with m.Case(f.code):
-                            m.d.comb += sig.eq(f.mbits)
+            bits = Const(0, 3)
+            for f in grid.formats:
+                if not f.integer:
+                    bits = Mux(fmt == f.code, f.mbits, bits)
+            m.d.comb += sig.eq(bits)
         shift = Signal(range(_FRAC + 1))
         m.d.comb += shift.eq(_FRAC - frac_a - frac_b)
 
