@@ -48,7 +48,7 @@ _E_ZERO = -133            # a zero term's exponent
 _E_MIN = -126             # FP32's least normal exponent
 _VENDOR_NAN = 0x7FFFFFFF
 _INF = 0x7F800000
-_INVALID, _OVERFLOW = 1, 2                          # SPEC §2 flag bits
+_INVALID = 1                                        # SPEC §2's invalid flag bit
 _TRUE_EXP = signed(11)   # true exponents: products −286 .. 290 with the scales, C from −133
 
 
