@@ -22,6 +22,8 @@ class Tile(wiring.Component):
     + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's
     `slot` and `last`, and `d` / `flags` hold
     every PE's new slot value (then written to the slot). Throughput: a chunk a cycle.
+    The step's `mode` (SPEC §6; with one mode built, that mode) travels beside `slot`, `first` and
+    `last` to the slot read and the write; its formats and `chunk` go to the vendor path's stage M.
     The caller never issues a step that reads a slot before its previous value is written.
     """
 
@@ -101,14 +103,14 @@ class Tile(wiring.Component):
                      self.last.eq(written.last)]
 
         # the vendor path's stage M: the formats and the cycle's place in the step
-        formats = delay(m, Cat(step.a_format, step.b_format, self.chunk), config.pipe_unpack,
-                        "multiply_control")
+        at_multiply = delay(m, Cat(step.a_format, step.b_format, self.chunk), config.pipe_unpack,
+                            "multiply_control")
         for r in range(cfg_rows):
             for c in range(cfg_cols):
                 m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid)
                 m.d.comb += [
                     pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
-                    pe.a_format.eq(formats[:3]), pe.b_format.eq(formats[3:6]),
+                    pe.a_format.eq(at_multiply[:3]), pe.b_format.eq(at_multiply[3:6]),
                     pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
                     pe.format_invalid.eq(entry.format_invalid),
                     pe.slot.eq(read.slot), pe.first.eq(read.first), pe.mode.eq(read.mode),
@@ -117,5 +119,5 @@ class Tile(wiring.Component):
                     self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags),
                 ]
                 if chunks > 1:
-                    m.d.comb += pe.chunk.eq(formats[6:])
+                    m.d.comb += pe.chunk.eq(at_multiply[6:])
         return m

@@ -34,7 +34,7 @@ from .pipeline import delay
 from .unpack import format_enabled
 
 __all__ = ["VendorTerms", "VendorAccumulate", "VendorPath", "VENDOR_FORMATS", "VENDOR_BITS",
-           "formats_invalid", "terms_layout"]
+           "formats_invalid", "terms_layout", "register_plan", "CUTS"]
 
 #: SPEC §6: mode name -> (F term fraction bits, M result fraction bits)
 VENDOR_BITS = {"blackwell": (25, 23), "hopper": (13, 13)}
@@ -48,7 +48,7 @@ _E_ZERO = -133            # a zero term's exponent
 _E_MIN = -126             # FP32's least normal exponent
 _VENDOR_NAN = 0x7FFFFFFF
 _INF = 0x7F800000
-_INVALID, _OVERFLOW = 1, 2                          # SPEC §2 flag bits
+_INVALID = 1                                        # SPEC §2's invalid flag bit
 _TRUE_EXP = signed(11)   # true exponents: products −286 .. 290 with the scales, C from −133
 
 
@@ -115,11 +115,11 @@ class VendorTerms(wiring.Component):
         # the fraction bits of each significand (formats no mode takes give a NaN result anyway)
         frac_a, frac_b = Signal(3), Signal(3)
         for sig, fmt in ((frac_a, self.a_format), (frac_b, self.b_format)):
-            with m.Switch(fmt):
-                for f in grid.formats:
-                    if not f.integer:
-                        with m.Case(f.code):
-                            m.d.comb += sig.eq(f.mbits)
+            bits = Const(0, 3)
+            for f in grid.formats:
+                if not f.integer:
+                    bits = Mux(fmt == f.code, f.mbits, bits)
+            m.d.comb += sig.eq(bits)
         shift = Signal(range(_FRAC + 1))
         m.d.comb += shift.eq(_FRAC - frac_a - frac_b)
 
@@ -132,7 +132,8 @@ class VendorTerms(wiring.Component):
             m.d.comb += [
                 live.eq(~(x.nan | x.inf | x.zero | y.nan | y.inf | y.zero)),
                 q.eq(Mux(live, x.exp + y.exp, 0)),
-                p.eq(Mux(live, (x.sig[:_SIG] * y.sig[:_SIG]) << shift, 0)),
+                # AND partial products, as Multiply's: no tool infers a DSP multiplier for it
+                p.eq(Mux(live, sum(Mux(y.sig[j], x.sig[:_SIG] << j, 0) for j in range(_SIG)) << shift, 0)),
             ]
             qs.append(q), lives.append(live), ps.append(p), negs.append(x.sign ^ y.sign)
 
@@ -160,16 +161,26 @@ class VendorTerms(wiring.Component):
         return m
 
 
+#: VendorAccumulate's pipeline cuts in dataflow order: after the exponent compare, after the
+#: truncating shifts and `_PARTIALS` partial sums, after the whole sum, after the leading-zero
+#: count, after the packed result.
+CUTS = ("compare", "partial", "sum", "count", "result")
+_PARTIALS = 4
+
+
 class VendorAccumulate(wiring.Component):
     """The C-dependent half of a chunk: `d` = the chunk's result from its `terms` and `c`.
 
     `scale` = sa + sb − 254; `nan` a NaN scale; `invalid` a format the mode does not take (or
     the build does not enable); `hopper` truncates to hopper's F and M, else blackwell's.
-    `flags`: invalid (rules 1–3), overflow. Combinational.
+    `flags`: invalid (rules 1–3), overflow.
+    `registers` -- cut name (`CUTS`) -> pipeline registers there; latency: their sum, from every
+    input to `d`, `flags`; one chunk a cycle.
     """
 
-    def __init__(self, grid, length):
+    def __init__(self, grid, length, registers=None):
         self.grid, self.length = grid, length
+        self.registers = dict(registers or {})
         super().__init__({
             "terms": In(terms_layout(grid, length)),
             "scale": In(range(-254, 257)), "nan": In(1), "invalid": In(1), "hopper": In(1),
@@ -177,9 +188,18 @@ class VendorAccumulate(wiring.Component):
             "d": Out(32), "flags": Out(4),
         })
 
+    @property
+    def latency(self):
+        return sum(self.registers.values())
+
     def elaborate(self, platform):
         m = Module()
-        terms = self.terms
+        terms, length = self.terms, self.length
+
+        def stage(cut, **values):
+            return [delay(m, value, self.registers.get(cut, 0), f"{name}_{cut}")
+                    for name, value in values.items()]
+
         group = Signal(_TRUE_EXP)
         m.d.comb += group.eq(terms.group + self.scale)
 
@@ -197,33 +217,63 @@ class VendorAccumulate(wiring.Component):
         e_max = Signal(_TRUE_EXP)
         m.d.comb += e_max.eq(Mux(terms.live & (group > c_e), group, c_e))
 
-        # truncating shifts into the window: F fraction bits below 2^e_max, 2 integer bits. A
-        # term `_WINDOW` or more places below e_max truncates to 0, so every distance saturates
-        # there and the shifters need only log2(window) stages.
+        # specials, SPEC §2 rules 2-5 for this chunk and C: they override the finite result
+        special = Signal(data.StructLayout({"invalid": 1, "nan": 1, "inf": 1, "neg": 1}))
+        c_inf = c_special & (c_frac == 0)
+        pos_inf = terms.pos_inf | (c_inf & ~c_sign)
+        neg_inf = terms.neg_inf | (c_inf & c_sign)
+        invalid = self.invalid | terms.invalid | (pos_inf & neg_inf)
+        m.d.comb += [special.invalid.eq(invalid),
+                     special.nan.eq(invalid | terms.nan | self.nan | (c_special & (c_frac != 0))),
+                     special.inf.eq(pos_inf | neg_inf), special.neg.eq(neg_inf)]
+
+        # the distance of each term below e_max. A term `_WINDOW` or more places below
+        # truncates to 0, so every distance saturates there and the shifters need only
+        # log2(window) stages.
         sat_shape = range(_WINDOW + 1)
+        distances = Signal(data.ArrayLayout(sat_shape, length + 1))
 
-        def saturated(name, distance):
-            out = Signal(sat_shape, name=name)
-            m.d.comb += out.eq(Mux(distance >= _WINDOW, _WINDOW, distance))
-            return out
+        def saturated(distance):
+            return Mux(distance >= _WINDOW, _WINDOW, distance)[:Shape.cast(sat_shape).width]
 
-        common = saturated("common", e_max - group)              # >= 0 when a product is live
-        shifted = [(saturated(f"distance{i}", common + terms.dq[i]), terms.p[i], terms.neg[i], _FRAC)
-                   for i in range(self.length)]
-        shifted.append((saturated("distance_c", e_max - c_e), c_sig, c_sign, 23))
-        hopper_f = VENDOR_BITS["hopper"][0]
-        hopper_mask = ((1 << _WINDOW) - 1) ^ ((1 << (_F - hopper_f)) - 1)
-        sum_shape = signed(_WINDOW + (len(shifted) - 1).bit_length() + 1)
-        # −t = ~t + 1: the terms are inverted where negative and the +1s added once, as a count
-        total = sum((sign for _, _, sign, _ in shifted), Const(0, range(len(shifted) + 1)))
+        common = Signal(sat_shape)
+        m.d.comb += common.eq(saturated(e_max - group))          # >= 0 when a product is live
+        m.d.comb += distances.eq(Cat(*(saturated(common + terms.dq[i]) for i in range(length)),
+                                     saturated(e_max - c_e)))
+        distances, p, neg, c_sig, c_sign, e_max, hopper, special = stage(
+            "compare", distances=distances, p=terms.p, neg=terms.neg, c_sig=c_sig, c_sign=c_sign,
+            e_max=e_max, hopper=self.hopper, special=special)
+
+        # truncating shifts into the window: F fraction bits below 2^e_max, 2 integer bits;
+        # hopper clears the bits below its F. −t = ~t + 1: negative terms are inverted and their
+        # +1s added once, as a count, in each partial sum
+        hopper_mask = ((1 << _WINDOW) - 1) ^ ((1 << (_F - VENDOR_BITS["hopper"][0])) - 1)
+        shifted = [(distances[i], p[i], neg[i], _FRAC) for i in range(length)]
+        shifted.append((distances[length], c_sig, c_sign, 23))
+        signed_terms = []
         for i, (distance, sig, sign, sig_frac) in enumerate(shifted):
             t = Signal(_WINDOW, name=f"t{i}")
             m.d.comb += t.eq(Mux(distance == _WINDOW, 0,
                                  (sig << (_F - sig_frac)) >> distance[:_WINDOW.bit_length()]))
-            kept = Cat(Mux(self.hopper, t & hopper_mask, t), Const(0, 1)).as_signed()
-            total = total + Mux(sign, ~kept, kept)
+            kept = Cat(Mux(hopper, t & hopper_mask, t), Const(0, 1)).as_signed()
+            signed_terms.append((Mux(sign, ~kept, kept), sign))
+        size = -(-len(signed_terms) // _PARTIALS)
+        partials = []
+        for g in range(0, len(signed_terms), size):
+            group_terms = signed_terms[g:g + size]
+            partial = Signal(signed(_WINDOW + size.bit_length() + 1), name=f"partial{g // size}")
+            m.d.comb += partial.eq(sum((v for v, _ in group_terms),
+                                       sum((s for _, s in group_terms), Const(0, range(size + 1)))))
+            partials.append(partial)
+        partials = Cat(partials)
+        partials, e_max, hopper, special = stage("partial", partials=partials, e_max=e_max,
+                                                 hopper=hopper, special=special)
+        sum_shape = signed(_WINDOW + (len(shifted) - 1).bit_length() + 1)
+        part_width = len(partials) // -(-len(shifted) // size)
         z = Signal(sum_shape)
-        m.d.comb += z.eq(total)
+        m.d.comb += z.eq(sum(partials.word_select(g, part_width).as_signed()
+                             for g in range(len(partials) // part_width)))
+        z, e_max, hopper, special = stage("sum", z=z, e_max=e_max, hopper=hopper, special=special)
 
         # normalise |z|: its top place is 2^(e_max - F + width - 1); stop at 2^-126
         width = sum_shape.width - 1
@@ -236,33 +286,43 @@ class VendorAccumulate(wiring.Component):
         # a tree count with the limit as a one-hot bit: min(leading zeros, limit) places
         m.submodules.count = count = CountLeadingZeros(width)
         m.d.comb += count.i.eq(mag | limit_bit(limit, width))
+        mag, shift, lead, negative, hopper, special = stage(
+            "count", mag=mag, shift=count.count, lead=lead, negative=z < 0, hopper=hopper,
+            special=special)
         normalised = Signal(width)
-        m.d.comb += normalised.eq(mag << count.count)
+        m.d.comb += normalised.eq(mag << shift)
         exp = Signal(signed(12))
-        m.d.comb += exp.eq(lead - count.count)
-        hopper_m = VENDOR_BITS["hopper"][1]
+        m.d.comb += exp.eq(lead - shift)
         kept = Signal(24)
         m.d.comb += kept.eq(normalised[width - 24:]
-                            & Mux(self.hopper, ((1 << 24) - 1) ^ ((1 << (23 - hopper_m)) - 1),
+                            & Mux(hopper, ((1 << 24) - 1) ^ ((1 << (23 - VENDOR_BITS["hopper"][1])) - 1),
                                   (1 << 24) - 1))
         overflow = (kept != 0) & (exp >= 128)
         finite = Signal(32)
         m.d.comb += finite.eq(Mux(kept == 0, 0, Mux(overflow, _INF, ((exp - _E_MIN) << 23) + kept)
-                                  | ((z < 0) << 31)))
-
-        # specials, SPEC §2 rules 2-5 for this chunk and C
-        c_inf = c_special & (c_frac == 0)
-        pos_inf = terms.pos_inf | (c_inf & ~c_sign)
-        neg_inf = terms.neg_inf | (c_inf & c_sign)
-        invalid = Signal()
-        m.d.comb += invalid.eq(self.invalid | terms.invalid | (pos_inf & neg_inf))
-        is_nan = invalid | terms.nan | self.nan | (c_special & (c_frac != 0))
-        is_inf = pos_inf | neg_inf
+                                  | (negative << 31)))
+        d = Signal(32)
+        flags = Signal(4)
         m.d.comb += [
-            self.d.eq(Mux(is_nan, _VENDOR_NAN, Mux(is_inf, Cat(Const(_INF, 31), neg_inf), finite))),
-            self.flags.eq(Cat(invalid, ~is_nan & ~is_inf & overflow, Const(0, 2))),
+            d.eq(Mux(special.nan, _VENDOR_NAN, Mux(special.inf, Cat(Const(_INF, 31), special.neg), finite))),
+            flags.eq(Cat(special.invalid, ~special.nan & ~special.inf & overflow, Const(0, 2))),
         ]
+        d, flags = stage("result", d=d, flags=flags)
+        m.d.comb += [self.d.eq(d), self.flags.eq(flags)]
         return m
+
+
+def register_plan(chunks, registers):
+    """Where `registers` pipeline registers go in a chain of `chunks` VendorAccumulates: a
+    {cut: count} per chunk, the chain's `len(CUTS) * chunks` cuts taken evenly; registers beyond
+    one per cut wait after the last result."""
+    cuts = [(j, cut) for j in range(chunks) for cut in CUTS]
+    if registers >= len(cuts):
+        chosen = {position: 1 for position in cuts}
+        chosen[cuts[-1]] += registers - len(cuts)
+    else:
+        chosen = {cuts[(i * len(cuts)) // (registers + 1) - 1]: 1 for i in range(1, registers + 1)}
+    return [{cut: chosen.get((j, cut), 0) for cut in CUTS} for j in range(chunks)]
 
 
 class VendorPath(wiring.Component):
@@ -333,25 +393,34 @@ class VendorPath(wiring.Component):
         scales = delay(m, Cat(self.a_scale, self.b_scale, self.format_invalid),
                        config.prepare_latency, "scales")
         a_scale, b_scale, format_invalid = scales[:8], scales[8:16], scales[16]
+        common = Signal(data.StructLayout({"scale": range(-254, 257), "nan": 1, "invalid": 1,
+                                           "hopper": 1}))
+        m.d.comb += [
+            common.scale.eq(a_scale + b_scale - 254),
+            common.nan.eq((a_scale == 0xFF) | (b_scale == 0xFF)),
+            common.invalid.eq(format_invalid),
+            common.hopper.eq(("hopper" in config.vendor_modes) & (self.mode == MODE_CODES["hopper"])),
+        ]
 
-        # stage R: the chunks in order, each from the previous one's result
-        modes = config.vendor_modes
-        d, flags = self.c, Const(0, 4)
-        for j in range(config.block // length):
-            m.submodules[f"accumulate{j}"] = acc = VendorAccumulate(grid, length)
+        # stage R: the chunks in order, each from the previous one's result, the
+        # accumulate_latency registers spread over them (`register_plan`)
+        d, flags, waited = self.c, Const(0, 4), 0
+        for j, registers in enumerate(register_plan(config.block // length,
+                                                    config.accumulate_latency)):
+            m.submodules[f"accumulate{j}"] = acc = VendorAccumulate(grid, length, registers)
+            inputs = delay(m, Cat(chunks.word_select(j, layout.size), common.as_value()), waited,
+                           f"chunk{j}_inputs")
+            given = common.shape()(inputs[layout.size:])
             m.d.comb += [
-                acc.terms.eq(layout(chunks.word_select(j, layout.size))),
-                acc.scale.eq(a_scale + b_scale - 254),
-                acc.nan.eq((a_scale == 0xFF) | (b_scale == 0xFF)),
-                acc.invalid.eq(format_invalid),
-                acc.hopper.eq(("hopper" in modes) & (self.mode == MODE_CODES["hopper"])),
-                acc.c.eq(d),
+                acc.terms.eq(inputs[:layout.size]),
+                acc.scale.eq(given.scale), acc.nan.eq(given.nan), acc.invalid.eq(given.invalid),
+                acc.hopper.eq(given.hopper), acc.c.eq(d),
             ]
-            d, flags = acc.d, flags | acc.flags
-        known = self.mode.matches(*(MODE_CODES[n] for n in modes))
-        result = Signal(data.StructLayout({"d": 32, "flags": 4}))
-        m.d.comb += [result.d.eq(Mux(known, d, NAN)),
-                     result.flags.eq(Mux(known, flags, _INVALID) | self.c_flags)]
-        result = delay(m, result, config.accumulate_latency, "result")
-        m.d.comb += [self.result.eq(result.d), self.flags.eq(result.flags)]
+            d, flags = acc.d, delay(m, flags, acc.latency, f"flags{j}") | acc.flags
+            waited += acc.latency
+        # a mode not built (or 3): SPEC §2's NaN; the slot's sticky flags
+        side = delay(m, Cat(self.mode, self.c_flags), waited, "side")
+        known = side[:2].matches(*(MODE_CODES[n] for n in config.vendor_modes))
+        m.d.comb += [self.result.eq(Mux(known, d, NAN)),
+                     self.flags.eq(Mux(known, flags, _INVALID) | side[2:])]
         return m

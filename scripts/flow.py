@@ -38,6 +38,7 @@ STAGE_PREFIXES = {
     "sum": ("sum",),
     "specials": ("specials",),
     "accumulate": ("accumulate",),
+    "vendor": ("vendor",),
     "slots": ("slots",),
     "buffers": ("results",),
     "axis": ("assemble", "serialize"),

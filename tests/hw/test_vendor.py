@@ -8,12 +8,15 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
-from mxdpu.hw.config import MODE_CODES, Config
+from mxdpu.hw.config import FORMAT_CODES, MODE_CODES, Config
+from mxdpu.sim.amaranth_sim import run_stream
+from mxdpu.verif.golden import GoldenTile
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.unpack import Unpack
 from mxdpu.hw.vendor import VendorAccumulate, VendorTerms, formats_invalid
 from mxdpu.verif.modes import vendor_steps
 from mxdpu.verif.stimulus import random_chunks
+from tests.common import TOP_CONFIGS, config_params
 
 ALL_MODE_FORMATS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1")
 
@@ -115,3 +118,137 @@ def test_format_outside_mode_or_not_enabled():
     got = simulate(dut, cases)
     assert got == _golden(cases, config.formats, config.modes)
     assert got == [(0x7FFFFFFF, 1), (0x7FFFFFFF, 1), (0x3F800001, 0), (0x40000000, 0)]
+
+
+# -- the modes in the top level (Amaranth simulator, golden model), SPEC §6 ----------------------
+
+THREE_MODES = ("exact", "blackwell", "hopper")
+#: TOP_CONFIGS with every mode built (the 1×1 one with every format a vendor mode takes)
+MODE_CONFIGS = {name: config.replace(modes=THREE_MODES, **({"formats": ALL_MODE_FORMATS} if name == "dpu" else {}))
+                for name, config in TOP_CONFIGS.items()}
+
+
+class ModeSteps:
+    """Steps as `GoldenTile.step` keyword dicts (with `mode`), in the shape `run_stream` drives."""
+
+    def __init__(self, steps):
+        self.steps, self.last, self.resets = steps, [s["last"] for s in steps], ()
+
+    def __len__(self):
+        return len(self.steps)
+
+    def step_kwargs(self, n):
+        return self.steps[n]
+
+
+def random_step(rng, config, mode, slot, first, last):
+    """One step in `mode` (a code): a format pair the mode takes (one in ten any enabled pair),
+    vendor-chunk elements (subnormal-heavy rows, zeros, cancelling halves, a few NaN/Inf) and
+    scales (near 2^0, extremes, rarely NaN) for every row and column."""
+    takes = {MODE_CODES["hopper"]: ("e4m3", "e5m2")}.get(mode, config.formats)
+    names = [n for n in takes if n in config.formats] if rng.random() < 0.9 else list(config.formats)
+    fa, fb = (FORMAT_CODES[str(n)] for n in rng.choice(names, 2))
+    n = max(config.rows, config.cols)
+    ch = random_chunks(rng, fa, fb, n, config.block)
+    return dict(a=ch["a"][:config.rows].tolist(), a_scale=ch["sa"][:config.rows].tolist(),
+                b=ch["b"][:config.cols].tolist(), b_scale=ch["sb"][:config.cols].tolist(),
+                a_format=fa, b_format=fb, slot=slot, first=int(first), last=int(last), mode=mode)
+
+
+def run_and_check(config, steps, **stream_options):
+    """Every result of the steps against the golden model, every bit; returns the results."""
+    want = GoldenTile(config).run(steps)
+    run = run_stream(config, ModeSteps(steps), **stream_options)
+    mismatches = [(n, got, expected) for n, (got, expected) in enumerate(zip(run.results, want))
+                  if got != expected]
+    assert not mismatches[:3]
+    assert len(run.results) == len(want) == sum(s["last"] for s in steps)
+    return run.results
+
+
+def mixed_steps(config, seed, count, modes=(0, 1, 2), slots=None):
+    """Random modes, slots, first and last; `slots` fixes the slot sequence."""
+    rng = np.random.default_rng(seed)
+    return [random_step(rng, config, int(rng.choice(modes)),
+                        int(rng.integers(config.depth)) if slots is None else slots[n],
+                        rng.random() < 0.25, rng.random() < 0.35) for n in range(count)]
+
+
+@config_params(MODE_CONFIGS)
+def test_modes_mixed_on_random_slots_idle_backpressure(config):
+    steps = mixed_steps(config, 31, 80, modes=(0, 1, 2, 1, 2, 3))
+    results = run_and_check(config, steps, idle=0.2, backpressure=0.3, seed=7)
+    assert len(results) > 10
+
+
+@config_params(MODE_CONFIGS)
+def test_modes_mixed_on_one_slot_back_to_back(config):
+    # every step reads the slot the step before wrote: a chain of modes, first and last inside
+    steps = mixed_steps(config, 37, 40, slots=[0] * 40)
+    for n, step in enumerate(steps):
+        step["first"], step["last"] = int(n % 7 == 0), int(n % 7 == 6 or n == 39)
+    run_and_check(config, steps)
+
+
+SINGLE_MODE_BUILDS = {"blackwell": ("blackwell",), "hopper": ("hopper",),
+                      "exact_hopper": ("exact", "hopper")}
+
+
+@pytest.mark.parametrize("modes", list(SINGLE_MODE_BUILDS.values()), ids=list(SINGLE_MODE_BUILDS))
+def test_builds_without_every_mode(modes):
+    # one mode built: no mode field, every step runs in it; exact and hopper: a step naming
+    # blackwell or 3 gives SPEC §2's NaN with invalid (sticky in its slot)
+    config = Config(rows=1, cols=2, block=32, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=modes)
+    steps = mixed_steps(config, 41, 40, modes=(0, 1, 2, 3))
+    for step in steps:
+        step["last"] = 1
+    results = run_and_check(config, steps, idle=0.1, backpressure=0.2, seed=8)
+    missing = [n for n, step in enumerate(steps) if config.has_mode_field and step["mode"] not in config.mode_codes]
+    assert bool(missing) == config.has_mode_field
+    for n in missing:
+        assert results[n]["d"] == [[0x7FC00000] * 2] and all(f & 1 for f in results[n]["flags"][0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lanes", [128, 64, 8])
+def test_k128_lanes_above_and_below_the_chunk(lanes):
+    # lanes > 32: several chunks a cycle; lanes < 32: a chunk over several cycles
+    config = Config(block=128, lanes=lanes, depth=4, modes=THREE_MODES)
+    run_and_check(config, mixed_steps(config, 43, 40), idle=0.2, backpressure=0.2, seed=9)
+
+
+def test_specials_in_every_mode():
+    config = Config(rows=1, cols=1, block=32, lanes=32, depth=2, formats=ALL_MODE_FORMATS, modes=THREE_MODES)
+    one, zero = [0x38] * 32, [0] * 32                  # E4M3 1.0, +0
+    E5M2_INF, E4M3_NAN = 0x7C, 0x7F
+    B, H, X = MODE_CODES["blackwell"], MODE_CODES["hopper"], MODE_CODES["exact"]
+
+    def step(a, b, mode, first=0, last=0, sa=127, sb=127, fa=0, fb=0, slot=0):
+        return dict(a=[a], a_scale=[sa], b=[b], b_scale=[sb], a_format=fa, b_format=fb,
+                    slot=slot, first=first, last=last, mode=mode)
+
+    def with_element(base, i, code):
+        return base[:i] + [code] + base[i + 1:]
+
+    tiny = with_element(zero, 0, 0x01)                  # E4M3 2^-9
+    steps = [
+        step(with_element(one, 3, E4M3_NAN), one, H, first=1, last=1),         # NaN element
+        step(one, with_element(one, 5, E5M2_INF), B, first=1, fb=1),           # +Inf product
+        step(one, with_element(one, 9, E5M2_INF | 0x80), H, fb=1, last=1),     # +Inf C, -Inf
+        step(with_element(zero, 0, E5M2_INF), zero, B, first=1, fa=1, last=1),  # Inf × 0
+        step([0x7E] * 32, [0x7E] * 32, B, first=1, sa=254, sb=254),           # overflow to Inf
+        step(one, one, X, last=1),                                             # exact after it
+        step(one, one, H, first=1, sa=0xFF, last=1),                           # NaN scale
+        step(one, one, H, first=1, fa=4, last=1),                              # FP4: not hopper's
+        step(one, one, 3, first=1, slot=1, last=1),                            # reserved mode
+        step(one, one, 3, first=1, slot=1),
+        step(one, one, B, slot=1, last=1),                                     # its NaN as C
+        step(with_element(zero, 0, 0x38), with_element(zero, 0, 0x38), B, first=1),  # 1
+        step(tiny, tiny, B, sb=122),                                           # + 2^-23
+        step(zero, zero, H, last=1),                                           # zeros truncate C
+    ]
+    results = run_and_check(config, steps)
+    # SPEC §6's rules, independently of the golden model
+    assert [(r["d"][0][0], r["flags"][0][0]) for r in results] == [
+        (0x7FFFFFFF, 0), (0x7FFFFFFF, 1), (0x7FFFFFFF, 1), (0x7F800000, 2), (0x7FFFFFFF, 0),
+        (0x7FFFFFFF, 1), (0x7FC00000, 1), (0x7FFFFFFF, 1), (0x3F800000, 0)]

@@ -30,6 +30,7 @@ def small_area(tmp_path_factory):
     ("top.tile.pe0_0.accumulate.align", "accumulate"),
     ("top.tile.pe0_0.accumulate", "accumulate"),
     ("top.tile.pe0_0.slots", "slots"),
+    ("top.tile.pe0_0.vendor.accumulate0", "vendor"),
     ("top.results", "buffers"),
     ("top.assemble", "axis"),
     ("top.tile.pe0_0", "control"),

@@ -39,12 +39,31 @@ def test_export_ports_lint_and_icarus(config, tmp_path):
     manifest = json.loads(manifest_path.read_text())
     assert manifest == config.manifest("mxdpu")
     check_manifest(manifest, config.rows, config.cols, config.block, config.depth)
+    lint_and_elaborate(verilog_path)
+
+
+def lint_and_elaborate(verilog_path):
+    """Verilator -Wall lint (with the waivers) and Icarus elaboration, both silent."""
     lint = subprocess.run([tool("verilator"), "--lint-only", "-Wall", *LINT_WAIVERS, verilog_path.name],
-                          cwd=tmp_path, capture_output=True, text=True)
+                          cwd=verilog_path.parent, capture_output=True, text=True)
     assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[-3000:]
     icarus = subprocess.run([tool("iverilog"), "-g2012", "-o", "/dev/null", verilog_path.name],
-                            cwd=tmp_path, capture_output=True, text=True)
+                            cwd=verilog_path.parent, capture_output=True, text=True)
     assert icarus.returncode == 0 and icarus.stderr == "", icarus.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_export_three_modes_lint_and_icarus(tmp_path):
+    # SPEC §6: both paths, k = 128 in four chunks, the 2-bit mode field right after b_format
+    config = TOP_CONFIGS["k128_lanes32"].replace(modes=("exact", "blackwell", "hopper"))
+    verilog_path, manifest_path = export_verilog(config, tmp_path, "mxdpu")
+    assert verilog_ports(verilog_path.read_text(), "mxdpu") == config.ports
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest == config.manifest("mxdpu")
+    fields = manifest["step_fields"]
+    assert fields["mode"] == {"offset": fields["b_format"]["offset"] + 3, "width": 2}
+    assert fields["slot"]["offset"] == fields["mode"]["offset"] + 2
+    lint_and_elaborate(verilog_path)
 
 
 def test_export_names_the_module_top(tmp_path):
