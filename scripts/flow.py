@@ -295,9 +295,15 @@ def synthesize(component, top, build_dir, targets):
     return results
 
 
+#: LUT4s each mapped cell takes beyond the LUT4 count: an ECP5 CCU2C holds two (its carry chain
+#: runs through them); an iCE40 SB_CARRY has its own logic beside the LUT.
+LUTS_PER_CARRY = {"ice40": 0, "ecp5": 2}
+
+
 def pick_device(family, need):
     """The smallest device of `family` with room for `need` (metrics and "pins"), else the largest."""
     devices = FAMILIES[family]
+    need = {**need, "LUT4": need.get("LUT4", 0) + LUTS_PER_CARRY[family] * need.get("carry", 0)}
     for name, device in devices.items():
         if all(need.get(key, 0) <= device[key] for key in ("LUT4", "flip-flops", "DSP", "BRAM", "pins")):
             return name
