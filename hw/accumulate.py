@@ -327,9 +327,13 @@ def _check(sum_width, grid_lsb, **stages):
 
 
 def _stager(m, cuts):
-    """stage(cut, **values): the values after pipeline cut `cut`, registered if it is in use."""
+    """stage(cut, **values): the values after pipeline cut `cut`, registered if it is in use.
+
+    The registers have no reset: every value is data, used only when the PE's control (which is
+    reset) writes the result; no reset net fans out to them.
+    """
     def stage(cut, **values):
-        return [delay(m, value, int(cut in cuts), f"{name}_{cut}")
+        return [delay(m, value, int(cut in cuts), f"{name}_{cut}", reset_less=True)
                 for name, value in values.items()]
     return stage
 
