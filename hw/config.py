@@ -316,7 +316,7 @@ PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slic
 
 #: Every Accumulate register in use: the loop split for timing (issue 8); acc_latency is then
 #: 9 steps at one cycle per step, 5 at two, 3 at four.
-_FAST_ACC = dict(prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
+_FAST_ACC = dict(prep_stages=4, acc_stages=8)
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
 #: so a stream rotating over its slots runs at full rate.
