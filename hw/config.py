@@ -52,9 +52,9 @@ class Config:
     sum_slices    -- Sum cuts the grid into 1 to 4 bit slices, each with its own adder tree, and
                      joins them one slice a cycle: no carry chain is longer than a slice.
     pipe_sum      -- 1: a register after the exact block sum (Sum).
-    prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 4
+    prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 6
                      (they add latency, not acc_latency).
-    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 8.
+    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 11.
     """
 
     rows: int = 1
