@@ -10,6 +10,7 @@ Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
                places): V's significand, its exponent, and the place of its lowest set bit;
                the block's specials ride along
 The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
+    read       D from the slot store (its read multiplexer), registered as read
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
     compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
     align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
@@ -85,8 +86,8 @@ _ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflo
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
-#: (compare), the rounding increment is taken apart from its decision (round), D's unpacking
-#: after the slot read gets its own cycle (unpack); then the leading-zero count's tree is cut in
+#: (compare), the rounding increment is taken apart from its decision (round), the slot read
+#: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the leading-zero count's tree is cut in
 #: the middle (tree), and each barrel shift between its coarse and fine steps: the normalising
 #: shift (shift) and the aligning shift (jam).
 _LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
@@ -536,20 +537,19 @@ class Accumulate(wiring.Component):
         ]
         v = prepare.block
 
+        # -- the slot's value as read: the slot store's read multiplexer has the cycle to itself --
+        v, d, d_flags = stage("unpack", v=v, d=self.d, d_flags=self.d_flags)
+
         # -- unpack D ------------------------------------------------------------------------------
-        d_sign = self.d[31]
-        d_field = self.d[_FRAC:31]
-        d_frac = self.d[:_FRAC]
+        d_sign = d[31]
+        d_field = d[_FRAC:31]
+        d_frac = d[:_FRAC]
         d_special = d_field == _EXP_ALL_ONES
         d_nan = d_special & (d_frac != 0)
         d_inf = d_special & (d_frac == 0)
         d_sig = Cat(d_frac, d_field != 0)
         e_d = Signal(_range_shape(_EMIN, _EXP_ALL_ONES - _BIAS))
         m.d.comb += e_d.eq(Mux(d_field == 0, _EMIN, d_field - _BIAS))
-
-        v, d_sign, d_sig, e_d, d_nan, d_inf, d_flags = stage(
-            "unpack", v=v, d_sign=d_sign, d_sig=d_sig, e_d=e_d, d_nan=d_nan, d_inf=d_inf,
-            d_flags=self.d_flags)
 
         # -- compare: subtract the exponents both ways, decide the specials --------------------------
         m.submodules.d_trailing = d_trailing = CountLeadingZeros(_FRAC + 1)
@@ -607,22 +607,24 @@ class Accumulate(wiring.Component):
         m.d.comb += e_top.eq(e_big + 1)
         big, e_top, big_sign, subtract, side = stage(
             "jam", big=big, e_top=e_top, big_sign=big_sign, subtract=subtract, side=side)
-
-        aligned, big, e_top, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_top=e_top, big_sign=big_sign,
-            subtract=subtract, side=side)
-
-        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
-        e_top, big_sign, side = stage("carry", e_top=e_top, big_sign=big_sign, side=side)
-        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
-                                            cut=lambda **values: stage("carry", **values))
-        sign = big_sign ^ negative
-        # Beside the high halves: the subnormal limit of the normalising shift as a one-hot bit
-        # (see count below): at most e_top + 126 places, so a subnormal result stays unnormalised.
+        # Beside the aligning shift's fine step: the subnormal limit of the normalising shift as
+        # a one-hot bit (see count below): at most e_top + 126 places, so a subnormal result
+        # stays unnormalised.
         limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
         m.d.comb += limit.eq(e_top - _EMIN)
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
+
+        aligned, big, e_top, stop, big_sign, subtract, side = stage(
+            "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
+            subtract=subtract, side=side)
+
+        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
+        e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
+        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+                                            cut=lambda **values: stage("carry", **values))
+        sign = big_sign ^ negative
 
         magnitude, sign, e_top, stop, side = stage(
             "add", magnitude=magnitude, sign=sign, e_top=e_top, stop=stop, side=side)
