@@ -87,9 +87,9 @@ _ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflo
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
 #: (compare), the rounding increment is taken apart from its decision (round), the slot read
-#: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the leading-zero count's tree is cut in
-#: the middle (tree), and each barrel shift between its coarse and fine steps: the normalising
-#: shift (shift) and the aligning shift (jam).
+#: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the
+#: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
+#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam).
 _LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
                "tree", "shift", "jam")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
