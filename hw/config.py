@@ -314,8 +314,9 @@ class Config:
 PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slices", "pipe_sum",
             "prep_stages", "acc_stages")
 
-#: Every Accumulate register in use: the loop split for timing (issue 8); acc_latency is then
-#: 9 steps at one cycle per step, 5 at two, 3 at four.
+#: Accumulate's first four prepare and eight loop registers: the loop split for timing (issue 8);
+#: acc_latency is then 9 steps at one cycle per step, 5 at two, 3 at four. (The later cuts, the
+#: count's tree and the two-step shifts, are settings until the whole design is placed with them.)
 _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
