@@ -6,20 +6,22 @@ The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-a
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
     negate     |sum|, split in two halves with the carry between them
     count      leading zeros of |sum| (a tree), trailing zeros of sum (the same tree, reversed)
-    normalise  shift |sum| left by its leading zeros: V's significand, its exponent, and the place
-               of its lowest set bit; the block's specials ride along
+    normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
+               places): V's significand, its exponent, and the place of its lowest set bit;
+               the block's specials ride along
 The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
+    read       D from the slot store (its read multiplexer), registered as read
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
     compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
     align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
-               small right against big; the bits shifted out are OR-ed
-               ("jammed") into the window's last place, found by comparing small's trailing
-               zeros with the shift distance (no OR chain)
+               small right against big (whole bytes, then 0 to 7 places); the bits shifted
+               out are OR-ed ("jammed") into the window's last place, found by comparing
+               small's trailing zeros with the shift distance (no OR chain)
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
                one-hot bit: min(leading zeros, limit) from one tree
-    normalise  shift left by that count
+    normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places)
     round      `Round` decides the RNE increment, overflow (from the bits before the increment),
                underflow and inexact; then the increment; specials override
 The pipeline registers sit at those cut points; which ones are used is set by `stages` (loop) and
@@ -58,7 +60,7 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "limit_bit"]
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "limit_bit", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -84,13 +86,17 @@ _ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflo
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
-#: (compare), the rounding increment is taken apart from its decision (round), and D's unpacking
-#: after the slot read gets its own cycle (unpack).
-_LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack")
+#: (compare), the rounding increment is taken apart from its decision (round), the slot read
+#: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the
+#: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
+#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam).
+_LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
+               "tree", "shift", "jam")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
 #: Prepare registers for each `prepare_stages`: its output first (so the loop starts from a
-#: register), then after the magnitude, after the count, between the negation's halves.
-_PREPARE_ORDER = ("prepared", "magnitude", "count", "negate")
+#: register), then after the magnitude, after the count, between the negation's halves, in the
+#: middle of the count's tree, between the normalising shift's coarse and fine steps.
+_PREPARE_ORDER = ("prepared", "magnitude", "count", "negate", "tree", "shift")
 PREPARE_CUTS = {n: _PREPARE_ORDER[:n] for n in range(len(_PREPARE_ORDER) + 1)}
 
 
@@ -152,16 +158,21 @@ def limit_bit(limit, width):
 
 class CountLeadingZeros(wiring.Component):
     """`count` = the leading zeros of `i`, `width` when `i` is zero. A tree: log2 levels of 2:1
-    multiplexers, no priority chain. Combinational.
+    multiplexers, no priority chain. Combinational; with `cut`, a register (no reset) after the
+    middle level of the tree: latency 1, one count a cycle.
     """
 
-    def __init__(self, width):
+    def __init__(self, width, *, cut=False):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"CountLeadingZeros width must be a positive integer, not {width!r}")
-        self._width = width
+        self._width, self._cut = width, cut
         # a zero input counts `width`; a power of two above it pads the tree with ones below
         self._levels = width.bit_length()
         super().__init__({"i": In(width), "count": Out(self._levels)})
+
+    @property
+    def latency(self):
+        return int(self._cut)
 
     def elaborate(self, platform):
         m = Module()
@@ -169,13 +180,31 @@ class CountLeadingZeros(wiring.Component):
                            (1 << self._levels) - self._width), self.i)
         # each node: (its slice is all zero, leading zeros of its slice); leaves are single bits
         nodes = [(~padded[i], Const(0, 0)) for i in range(len(padded))]
+        level = 0
         while len(nodes) > 1:
             merged = []
             for low, high in zip(nodes[0::2], nodes[1::2]):
                 merged.append((high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0))))
             nodes = merged
+            level += 1
+            if self._cut and level == self._levels // 2:
+                nodes = [tuple(delay(m, value, 1, f"node{i}_{j}", reset_less=True)
+                               for j, value in enumerate(node)) for i, node in enumerate(nodes)]
         m.d.comb += self.count.eq(nodes[0][1])
         return m
+
+
+def shift_left(m, value, amount, cut=lambda **values: list(values.values()), fine=3):
+    """`value` << `amount`, modulo 2^len(value), in two steps: by `amount`'s high bits (whole
+    multiples of 2^fine places), then by its `fine` low bits; `cut(**values)` gives the values
+    after the pipeline cut between the steps (none by default)."""
+    width = len(value)
+    coarse = Signal(width)
+    m.d.comb += coarse.eq(value << Cat(Const(0, fine), amount[fine:]))
+    coarse, low = cut(coarse=coarse, low=amount[:fine])
+    shifted = Signal(width)
+    m.d.comb += shifted.eq(coarse << low)
+    return shifted
 
 
 class ShiftRightJam(wiring.Component):
@@ -183,13 +212,17 @@ class ShiftRightJam(wiring.Component):
 
     `tz` gives `i`'s trailing zeros (any value >= `width` when `i` is zero): a bit is lost exactly
     when the lowest set bit lies below the shift distance, so the sticky bit is one compare, not
-    an OR over every shifted-out bit. Combinational.
+    an OR over every shifted-out bit. The shift takes two steps: by whole multiples of 8 places,
+    then by 0 to 7. Combinational; with `cut`, a register (no reset) between the two steps:
+    latency 1, one shift a cycle.
     """
 
-    def __init__(self, width, *, shift_shape, tz_shape):
+    _FINE = 3  # the second step shifts by the distance's 3 low bits
+
+    def __init__(self, width, *, shift_shape, tz_shape, cut=False):
         if not isinstance(width, int) or width < 2:
             raise ValueError(f"ShiftRightJam width must be an integer of at least 2, not {width!r}")
-        self._width = width
+        self._width, self._cut = width, cut
         super().__init__({
             "i": In(width),
             "shift": In(shift_shape),
@@ -197,13 +230,23 @@ class ShiftRightJam(wiring.Component):
             "o": Out(width),
         })
 
+    @property
+    def latency(self):
+        return int(self._cut)
+
     def elaborate(self, platform):
         m = Module()
+        fine = self._FINE
         # a shift of width - 1 or less fits in width.bit_length() bits; anything more clears
         near = self.shift < self._width
-        shifted = Mux(near, self.i >> self.shift[:self._width.bit_length()], 0)
+        amount = self.shift[:max(self._width.bit_length(), fine + 1)]
+        coarse = Signal(self._width)
+        m.d.comb += coarse.eq(Mux(near, self.i >> Cat(Const(0, fine), amount[fine:]), 0))
         sticky = (self.tz < self.shift) & (self.tz < self._width)
-        m.d.comb += self.o.eq(shifted | sticky)
+        coarse, low, sticky = (delay(m, value, int(self._cut), f"jam_{name}", reset_less=True)
+                               for name, value in (("coarse", coarse), ("low", amount[:fine]),
+                                                   ("sticky", sticky)))
+        m.d.comb += self.o.eq((coarse >> low) | sticky)
         return m
 
 
@@ -327,9 +370,13 @@ def _check(sum_width, grid_lsb, **stages):
 
 
 def _stager(m, cuts):
-    """stage(cut, **values): the values after pipeline cut `cut`, registered if it is in use."""
+    """stage(cut, **values): the values after pipeline cut `cut`, registered if it is in use.
+
+    The registers have no reset: every value is data, used only when the PE's control (which is
+    reset) writes the result; no reset net fans out to them.
+    """
     def stage(cut, **values):
-        return [delay(m, value, int(cut in cuts), f"{name}_{cut}")
+        return [delay(m, value, int(cut in cuts), f"{name}_{cut}", reset_less=True)
                 for name, value in values.items()]
     return stage
 
@@ -338,7 +385,7 @@ class PrepareBlock(wiring.Component):
     """Normalise a block sum before its slot is read: V = (-1)^sign · 1.sig · 2^exp.
 
     Inputs: `sum`, `scale` (sa + sb - 254), the block's specials `nan`, `invalid`, `pos_inf`,
-    `neg_inf`. Output: `block` (`Widths.block_layout`). Latency: `stages` cycles (0 to 4,
+    `neg_inf`. Output: `block` (`Widths.block_layout`). Latency: `stages` cycles (0 to 6,
     `PREPARE_CUTS`), free-running. Throughput: one block per cycle.
     """
 
@@ -366,7 +413,8 @@ class PrepareBlock(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._widths
-        stage = _stager(m, PREPARE_CUTS[self._stages])
+        cuts = PREPARE_CUTS[self._stages]
+        stage = _stager(m, cuts)
         specials = Signal(_BLOCK_SPECIALS)
         m.d.comb += specials.eq(Cat(self.nan, self.invalid, self.pos_inf, self.neg_inf))
 
@@ -388,26 +436,31 @@ class PrepareBlock(wiring.Component):
             specials=specials)
 
         # -- count ---------------------------------------------------------------------------------
-        m.submodules.leading = leading = CountLeadingZeros(w.mag)
+        m.submodules.leading = leading = CountLeadingZeros(w.mag, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude)
+        magnitude, tz, zero, sign, scale, specials = stage(
+            "tree", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
+            specials=specials)
         magnitude, lz, tz, zero, sign, scale, specials = stage(
             "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=zero, sign=sign,
             scale=scale, specials=specials)
 
         # -- normalise -----------------------------------------------------------------------------
-        normalised = Signal(w.mag)
-        m.d.comb += normalised.eq(magnitude << lz)
-        block = Signal(w.block_layout())
+        # everything but the significand before the shift's cut, the significand after it
+        before = Signal(w.block_layout())
         m.d.comb += [
-            block.sig.eq(normalised[1:]),
-            block.exp.eq(scale + (self._grid_lsb + w.mag - 1) - lz),
+            before.exp.eq(scale + (self._grid_lsb + w.mag - 1) - lz),
             # |sum|'s lowest set bit at place tz moves to tz + lz, less the dropped bit 0, then
             # up to the window's top: tz + lz - 1 + (window - v_sig) (tz + lz >= 1: module doc)
-            block.tz.eq(Mux(zero, w.window, tz + lz + (w.window - w.v_sig - 1))),
-            block.sign.eq(sign),
-            block.zero.eq(zero),
-            block.specials.eq(specials),
+            before.tz.eq(Mux(zero, w.window, tz + lz + (w.window - w.v_sig - 1))),
+            before.sign.eq(sign),
+            before.zero.eq(zero),
+            before.specials.eq(specials),
         ]
+        normalised = shift_left(m, magnitude, lz, cut=lambda **values: stage("shift", **values))
+        before, = stage("shift", before=before)
+        block = Signal(w.block_layout())
+        m.d.comb += [block.eq(before), block.sig.eq(normalised[1:])]
         block, = stage("prepared", block=block)
         m.d.comb += self.block.eq(block)
         return m
@@ -422,8 +475,8 @@ class Accumulate(wiring.Component):
 
     sum_width      -- width of the signed block sum (for example 64 + log2(k) + 1).
     grid_lsb       -- weight exponent of the sum's least significant bit (negative, e.g. -32).
-    stages         -- loop registers, 0 to 8 (`LOOP_CUTS`): they set the slot reuse distance.
-    prepare_stages -- registers before the slot read, 0 to 4 (`PREPARE_CUTS`).
+    stages         -- loop registers, 0 to 11 (`LOOP_CUTS`): they set the slot reuse distance.
+    prepare_stages -- registers before the slot read, 0 to 6 (`PREPARE_CUTS`).
 
     Inputs: `sum`, `scale` (sa + sb - 254, -254..256), `nan` (NaN element or scale), `invalid`
     (disabled format or Inf × 0), `pos_inf`/`neg_inf` (an infinite product entered the sum); then
@@ -472,7 +525,8 @@ class Accumulate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = Widths(self._sum_width, self._grid_lsb)
-        stage = _stager(m, LOOP_CUTS[self._stages])
+        cuts = LOOP_CUTS[self._stages]
+        stage = _stager(m, cuts)
 
         m.submodules.prepare = prepare = PrepareBlock(
             sum_width=self._sum_width, grid_lsb=self._grid_lsb, stages=self._prepare_stages)
@@ -483,20 +537,19 @@ class Accumulate(wiring.Component):
         ]
         v = prepare.block
 
+        # -- the slot's value as read: the slot store's read multiplexer has the cycle to itself --
+        v, d, d_flags = stage("unpack", v=v, d=self.d, d_flags=self.d_flags)
+
         # -- unpack D ------------------------------------------------------------------------------
-        d_sign = self.d[31]
-        d_field = self.d[_FRAC:31]
-        d_frac = self.d[:_FRAC]
+        d_sign = d[31]
+        d_field = d[_FRAC:31]
+        d_frac = d[:_FRAC]
         d_special = d_field == _EXP_ALL_ONES
         d_nan = d_special & (d_frac != 0)
         d_inf = d_special & (d_frac == 0)
         d_sig = Cat(d_frac, d_field != 0)
         e_d = Signal(_range_shape(_EMIN, _EXP_ALL_ONES - _BIAS))
         m.d.comb += e_d.eq(Mux(d_field == 0, _EMIN, d_field - _BIAS))
-
-        v, d_sign, d_sig, e_d, d_nan, d_inf, d_flags = stage(
-            "unpack", v=v, d_sign=d_sign, d_sig=d_sig, e_d=e_d, d_nan=d_nan, d_inf=d_inf,
-            d_flags=self.d_flags)
 
         # -- compare: subtract the exponents both ways, decide the specials --------------------------
         m.submodules.d_trailing = d_trailing = CountLeadingZeros(_FRAC + 1)
@@ -547,41 +600,49 @@ class Accumulate(wiring.Component):
             small.eq(Mux(v_big, d_win, v_win)),
             small_tz.eq(Mux(v_big, d_tz, v_tz)),
         ]
-        m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz)
+        m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz,
+                                                   cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
         e_top = Signal(w.top)
         m.d.comb += e_top.eq(e_big + 1)
-
-        aligned, big, e_top, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_top=e_top, big_sign=big_sign,
-            subtract=subtract, side=side)
-
-        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
-        e_top, big_sign, side = stage("carry", e_top=e_top, big_sign=big_sign, side=side)
-        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
-                                            cut=lambda **values: stage("carry", **values))
-        sign = big_sign ^ negative
-        # Beside the high halves: the subnormal limit of the normalising shift as a one-hot bit
-        # (see count below): at most e_top + 126 places, so a subnormal result stays unnormalised.
+        big, e_top, big_sign, subtract, side = stage(
+            "jam", big=big, e_top=e_top, big_sign=big_sign, subtract=subtract, side=side)
+        # Beside the aligning shift's fine step: the subnormal limit of the normalising shift as
+        # a one-hot bit (see count below): at most e_top + 126 places, so a subnormal result
+        # stays unnormalised.
         limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
         m.d.comb += limit.eq(e_top - _EMIN)
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
+        aligned, big, e_top, stop, big_sign, subtract, side = stage(
+            "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
+            subtract=subtract, side=side)
+
+        # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
+        e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
+        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+                                            cut=lambda **values: stage("carry", **values))
+        sign = big_sign ^ negative
+
         magnitude, sign, e_top, stop, side = stage(
             "add", magnitude=magnitude, sign=sign, e_top=e_top, stop=stop, side=side)
 
         # -- count: min(leading zeros, limit) in one tree, the limit as a one-hot bit ---------------
-        m.submodules.leading = leading = CountLeadingZeros(w.sum_bits)
+        m.submodules.leading = leading = CountLeadingZeros(w.sum_bits, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude | stop)
+        magnitude, sign, e_top, side = stage(
+            "tree", magnitude=magnitude, sign=sign, e_top=e_top, side=side)
 
         magnitude, count, sign, e_top, side = stage(
             "count", magnitude=magnitude, count=leading.count, sign=sign, e_top=e_top, side=side)
 
         # -- normalise -----------------------------------------------------------------------------
-        sig = Signal(w.sum_bits)
         e_res = Signal(w.top)
-        m.d.comb += [sig.eq(magnitude << count), e_res.eq(e_top - count)]
+        m.d.comb += e_res.eq(e_top - count)
+        sig = shift_left(m, magnitude, count, cut=lambda **values: stage("shift", **values))
+        e_res, sign, side = stage("shift", e_res=e_res, sign=sign, side=side)
 
         sig, e_res, sign, side = stage("normalise", sig=sig, e_res=e_res, sign=sign, side=side)
 

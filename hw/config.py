@@ -56,9 +56,9 @@ class Config:
     sum_slices    -- Sum cuts the grid into 1 to 4 bit slices, each with its own adder tree, and
                      joins them one slice a cycle: no carry chain is longer than a slice.
     pipe_sum      -- 1: a register after the exact block sum (Sum).
-    prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 4
+    prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 6
                      (they add latency, not acc_latency).
-    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 8.
+    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 11.
     """
 
     rows: int = 1
@@ -360,9 +360,10 @@ class Config:
 PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slices", "pipe_sum",
             "prep_stages", "acc_stages")
 
-#: Every Accumulate register in use: the loop split for timing (issue 8); acc_latency is then
-#: 9 steps at one cycle per step, 5 at two, 3 at four.
-_FAST_ACC = dict(prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
+#: Accumulate's first four prepare and eight loop registers: the loop split for timing (issue 8);
+#: acc_latency is then 9 steps at one cycle per step, 5 at two, 3 at four. (The later cuts, the
+#: count's tree and the two-step shifts, are settings until the whole design is placed with them.)
+_FAST_ACC = dict(prep_stages=4, acc_stages=8)
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
 #: so a stream rotating over its slots runs at full rate.

@@ -133,26 +133,29 @@ class Sum(wiring.Component):
                          for i in range(0, len(terms), 2)]
                 level += 1
                 if self.pipe_tree and level % self.pipe_tree == 0 and len(terms) > 1:
-                    terms = [delay(m, t, 1, f"slice{s}_level{level}_{i}") for i, t in enumerate(terms)]
+                    terms = [delay(m, t, 1, f"slice{s}_level{level}_{i}", reset_less=True)
+                             for i, t in enumerate(terms)]
             total = terms[0]
             if self.chunks > 1:
                 # the running total of the step's chunks so far: the slice plus log2(block) bits
-                partial = Signal(width + (self.chunks * self.lanes - 1).bit_length(), name=f"slice{s}_partial")
+                partial = Signal(width + (self.chunks * self.lanes - 1).bit_length(),
+                                 name=f"slice{s}_partial", reset_less=True)
                 running = Signal.like(partial, name=f"slice{s}_running")
                 m.d.comb += running.eq(Mux(start, 0, partial) + total)
                 m.d.sync += partial.eq(running)
                 # joining slices reads the register: one carry chain a cycle
                 total = partial if len(slices) > 1 else running
             elif len(slices) > 1:
-                total = delay(m, total, 1, f"slice{s}_total")
+                total = delay(m, total, 1, f"slice{s}_total", reset_less=True)
             totals.append(total)
         # join: bits below slice s are final; `carry` is what the slices below add to slice s
         joined, carry = totals[0][:slices[0][1]], totals[0][slices[0][1]:]
         for s in range(1, len(slices)):
             if s > 1:  # the previous join in its own cycle; the slices above wait beside it
-                joined, carry = delay(m, joined, 1, f"joined{s}"), delay(m, carry, 1, f"carry{s}")
-                totals = totals[:s] + [delay(m, t, 1, f"slice{j}_wait{s}") for j, t in
-                                       enumerate(totals[s:], s)]
+                joined = delay(m, joined, 1, f"joined{s}", reset_less=True)
+                carry = delay(m, carry, 1, f"carry{s}", reset_less=True)
+                totals = totals[:s] + [delay(m, t, 1, f"slice{j}_wait{s}", reset_less=True)
+                                       for j, t in enumerate(totals[s:], s)]
             value = totals[s] + carry
             width = slices[s][1]
             joined, carry = Cat(joined, value[:width]), value[width:]
@@ -245,6 +248,10 @@ class BlockSum(wiring.Component):
     `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
     `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
     to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
+
+    Only `start` is reset: every other register (here and in Sum) holds data, which a step's
+    `start` clears or overwrites and the PE's control (reset) gates, so no reset net fans out to
+    them.
     """
 
     def __init__(self, config, grid):
@@ -276,7 +283,7 @@ class BlockSum(wiring.Component):
         chunk = Signal(SPECIALS)
         m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
         to_sum = config.pipe_multiply + config.pipe_place
-        products = delay(m, products, config.pipe_multiply, "products")
+        products = delay(m, products, config.pipe_multiply, "products", reset_less=True)
 
         # stage P
         rows = []
@@ -284,7 +291,7 @@ class BlockSum(wiring.Component):
             m.submodules[f"place{i}"] = place = PlaceOnGrid(grid)
             m.d.comb += place.product.eq(products[i])
             rows.append(place.row)
-        placed = delay(m, Cat(rows), config.pipe_place, "placed")
+        placed = delay(m, Cat(rows), config.pipe_place, "placed", reset_less=True)
 
         # stage S
         m.submodules.sum = block_sum = Sum(config, grid)
@@ -293,18 +300,19 @@ class BlockSum(wiring.Component):
         # the specials travel beside the tree to Sum's running totals, are OR-ed over the chunks
         # there, and wait beside the joins of the slices
         start = delay(m, start, config.tree_registers, "tree_start")
-        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials")
+        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials",
+                      reset_less=True)
         block = Signal(SPECIALS)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:
             m.d.comb += block.eq(chunk)
         else:
-            sticky = Signal(SPECIALS)
+            sticky = Signal(SPECIALS, reset_less=True)
             m.d.comb += block.eq(Mux(start, 0, sticky.as_value()) | chunk.as_value())
             m.d.sync += sticky.eq(block)
         block = delay(m, block, config.sum_latency - config.tree_registers + config.pipe_sum,
-                      "block_specials")
+                      "block_specials", reset_less=True)
         m.d.comb += [
-            self.sum.eq(delay(m, block_sum.sum, config.pipe_sum, "block")),
+            self.sum.eq(delay(m, block_sum.sum, config.pipe_sum, "block", reset_less=True)),
             self.nan.eq(block.nan), self.invalid.eq(block.invalid),
             self.pos_inf.eq(block.pos_inf), self.neg_inf.eq(block.neg_inf),
         ]

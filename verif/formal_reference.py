@@ -9,6 +9,7 @@ Each reference is written for clarity, not speed, and has the ports of the part 
   values in SPEC §2's order of precedence.
 - `reference_leading_zeros`: a priority loop, the highest set bit wins.
 - `reference_shift_right_jam`: the shifted value OR-ed with "any bit below the shift is set".
+- `reference_shift_left`: one shift, the bits above the value's width dropped.
 - `reference_add`: big ± small as a signed number, then its absolute value and sign.
 - `reference_round_overflow`: the rounded bits compared with Inf after the increment.
 """
@@ -18,7 +19,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["ReferenceAccumulate", "SCALE_RANGE", "reference_leading_zeros",
-           "reference_shift_right_jam", "reference_add", "reference_round_overflow"]
+           "reference_shift_right_jam", "reference_shift_left", "reference_add",
+           "reference_round_overflow"]
 
 #: The scale input the PE can give: sa + sb - 254 with codes 0..255 (255 and 256 only beside a
 #: NaN scale, whose result is NaN anyway).
@@ -43,6 +45,11 @@ def reference_shift_right_jam(value, shift):
     below = ~(Const((1 << len(value)) - 1, len(value)) << shift)[:len(value)]  # places < shift
     lost = (value & below) != 0
     return (value >> shift) | lost
+
+
+def reference_shift_left(value, shift):
+    """`value` << `shift`, modulo 2^len(value)."""
+    return (value << shift)[:len(value)]
 
 
 def reference_add(big, small, subtract):

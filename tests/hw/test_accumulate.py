@@ -237,7 +237,8 @@ def test_reference_agrees_with_the_golden_model():
 # -- tests -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stages, prepare_stages",
-                         [(0, 0), (1, 1), (2, 0), (3, 2), (4, 3), (5, 4), (6, 1), (7, 4), (8, 4)])
+                         [(0, 0), (1, 1), (2, 0), (3, 2), (4, 3), (5, 4), (6, 1), (7, 4), (8, 4),
+                          (9, 5), (10, 6), (11, 6)])
 def test_random_sums_scales_and_accumulators(stages, prepare_stages):
     rng = random.Random(1000 + stages)
     cases = [case(random_sum(rng), random_scale(rng), random_d(rng), d_flags=random_flags(rng))
@@ -245,7 +246,7 @@ def test_random_sums_scales_and_accumulators(stages, prepare_stages):
     check(cases, stages=stages, prepare_stages=prepare_stages)
 
 
-@pytest.mark.parametrize("stages, prepare_stages", [(1, 0), (3, 0), (0, 2), (8, 4)])
+@pytest.mark.parametrize("stages, prepare_stages", [(1, 0), (3, 0), (0, 2), (8, 4), (11, 6)])
 def test_result_appears_exactly_latency_cycles_later(stages, prepare_stages):
     # the block at cycle 0, D at the slot read prepare_stages later: the result appears exactly
     # stages cycles after the read, and not a cycle earlier
@@ -520,7 +521,7 @@ def test_special_precedence_every_combination():
                                   invalid=invalid, pos_inf=pos_inf, neg_inf=neg_inf,
                                   d_flags=d_flags))
     check(cases)
-    for stages, prepare_stages in ((1, 0), (3, 1), (8, 4)):
+    for stages, prepare_stages in ((1, 0), (3, 1), (8, 4), (11, 6)):
         check(cases, stages=stages, prepare_stages=prepare_stages)
 
 
@@ -552,9 +553,9 @@ def test_other_sum_widths_and_grids(sum_width, grid_lsb):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(sum_width=1, grid_lsb=-32), "Sum width must be an integer from 2 to 512, not 1"),
     (dict(sum_width=70, grid_lsb=3), "Grid LSB must be an integer from -512 to 0, not 3"),
-    (dict(sum_width=70, grid_lsb=-32, stages=9), "Stages must be an integer from 0 to 8, not 9"),
-    (dict(sum_width=70, grid_lsb=-32, prepare_stages=5),
-     "Prepare stages must be an integer from 0 to 4, not 5"),
+    (dict(sum_width=70, grid_lsb=-32, stages=12), "Stages must be an integer from 0 to 11, not 12"),
+    (dict(sum_width=70, grid_lsb=-32, prepare_stages=7),
+     "Prepare stages must be an integer from 0 to 6, not 7"),
     (dict(sum_width="70", grid_lsb=-32), "Sum width must be an integer from 2 to 512, not '70'"),
 ])
 def test_bad_parameters_are_refused_in_one_line(kwargs, message):
@@ -563,6 +564,6 @@ def test_bad_parameters_are_refused_in_one_line(kwargs, message):
 
 
 def test_converts_to_verilog_for_sum_width_72():
-    text = verilog.convert(Accumulate(sum_width=72, grid_lsb=-32, stages=8, prepare_stages=4),
+    text = verilog.convert(Accumulate(sum_width=72, grid_lsb=-32, stages=11, prepare_stages=6),
                            name="accumulate")
     assert "module accumulate" in text

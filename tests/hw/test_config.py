@@ -101,8 +101,8 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_unpack=2), "Pipe unpack must be 0 or 1, not 2"),
     (dict(pipe_multiply=-1), "Pipe multiply must be 0 or 1, not -1"),
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
-    (dict(acc_stages=9), "Acc stages must be an integer from 0 to 8, not 9"),
-    (dict(prep_stages=5), "Prep stages must be an integer from 0 to 4, not 5"),
+    (dict(acc_stages=12), "Acc stages must be an integer from 0 to 11, not 12"),
+    (dict(prep_stages=7), "Prep stages must be an integer from 0 to 6, not 7"),
     (dict(pipe_place=2), "Pipe place must be 0 or 1, not 2"),
     (dict(pipe_tree=6), "Pipe tree must be an integer from 0 to 5, not 6"),
     (dict(sum_slices=0), "Sum slices must be an integer from 1 to 4, not 0"),
@@ -113,7 +113,7 @@ def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("stages, prep_stages", [(0, 0), (3, 1), (8, 4)])
+@pytest.mark.parametrize("stages, prep_stages", [(0, 0), (3, 1), (8, 4), (11, 6)])
 def test_accumulate_latency_is_that_of_the_accumulate_stage(stages, prep_stages):
     from amaranth.hdl import Fragment
 

