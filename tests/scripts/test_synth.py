@@ -113,6 +113,8 @@ def test_device_is_the_smallest_that_holds_the_design():
     assert flow.pick_device("ecp5", {"LUT4": 20000, "DSP": 32, "pins": 136}) == "45k"
     # 22,420 LUT4 and 1,493 CCU2C (the three-mode dpu) are 25,406 LUT4s: more than a 25k holds
     assert flow.pick_device("ecp5", {"LUT4": 22420, "carry": 1493, "pins": 136}) == "45k"
+    # 20,846 + 2 × 1,565 is 98.7 % of a 25k's LUT4s, which nextpnr cannot pack there
+    assert flow.pick_device("ecp5", {"LUT4": 20846, "carry": 1565, "pins": 136}) == "45k"
     assert flow.pick_device("ice40", {"LUT4": 7000, "carry": 1000, "pins": 136}) == "hx8k"
     assert flow.pick_device("ice40", {"LUT4": 1000, "pins": 136}) == "hx8k"
     assert flow.pick_device("ice40", {"LUT4": 1000, "pins": 40}) == "hx1k"
