@@ -112,32 +112,27 @@ class Config:
                   f"Prep stages must be an integer from {PREP_STAGES[0]} to {PREP_STAGES[-1]}")
         check_int(self.acc_stages, lambda v: v in ACC_STAGES,
                   f"Acc stages must be an integer from {ACC_STAGES[0]} to {ACC_STAGES[-1]}")
-        try:
-            names = tuple(self.formats)
-        except TypeError:
-            names = None
-            problems.append(f"Formats must be a list of format names, not {self.formats!r}")
-        if names is not None:
-            unknown = [n for n in names if n not in FORMAT_CODES]
-            if unknown:
-                problems.append(f"Format must be one of {', '.join(FORMAT_CODES)}, "
-                                f"not {', '.join(map(str, unknown))}")
-            else:
-                chosen = set(names) | set(REQUIRED_FORMATS)
-                object.__setattr__(self, "formats",
-                                   tuple(n for n in FORMAT_CODES if n in chosen))
-        try:
-            modes = tuple(self.modes)
-        except TypeError:
-            modes = None
-            problems.append(f"Modes must be a list of mode names, not {self.modes!r}")
-        if modes is not None:
-            unknown = [n for n in modes if n not in MODE_CODES]
-            if unknown or not modes:
-                problems.append(f"Modes must be one or more of {', '.join(MODE_CODES)}, "
-                                f"not {', '.join(map(repr, unknown)) or 'none'}")
-            else:
-                object.__setattr__(self, "modes", tuple(n for n in MODE_CODES if n in modes))
+        def check_names(field, codes, refusal, required=()):
+            # a list of names: known ones only (at least one unless some are required), kept in
+            # code order with the required ones added
+            try:
+                names = tuple(getattr(self, field))
+            except TypeError:
+                problems.append(f"{field.capitalize()} must be a list of {field[:-1]} names, "
+                                f"not {getattr(self, field)!r}")
+                return
+            unknown = [n for n in names if n not in codes]
+            if unknown or not (names or required):
+                problems.append(refusal(unknown))
+                return
+            chosen = set(names) | set(required)
+            object.__setattr__(self, field, tuple(n for n in codes if n in chosen))
+
+        check_names("formats", FORMAT_CODES, required=REQUIRED_FORMATS, refusal=lambda unknown:
+                    f"Format must be one of {', '.join(FORMAT_CODES)}, not {', '.join(map(str, unknown))}")
+        check_names("modes", MODE_CODES, refusal=lambda unknown:
+                    f"Modes must be one or more of {', '.join(MODE_CODES)}, "
+                    f"not {', '.join(map(repr, unknown)) or 'none'}")
         if problems:
             raise ConfigError("; ".join(problems))
 
