@@ -91,7 +91,7 @@ _ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflo
 #: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
 #: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam).
 _LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
-               "tree", "shift", "jam")
+               "tree", "shift", "jam", "select")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
 #: Prepare registers for each `prepare_stages`: its output first (so the loop starts from a
 #: register), then after the magnitude, after the count, between the negation's halves, in the
@@ -119,31 +119,39 @@ def _add_high(a, b, low, carry):
     return Cat(low, (a[half:] + b[half:] + carry)[:len(a) - half])
 
 
-def add_magnitude(m, big, small, subtract, width, cut=lambda **values: list(values.values())):
+def _no_cut(**values):
+    return list(values.values())
+
+
+def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cut):
     """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
 
     Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
     + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
     and its sign). The first is negative only when subtracting a larger small; then the second
     is the magnitude. Each adder is split in halves; `cut(**values)` gives the values after the
-    pipeline cut between them (none by default). The magnitude has width - 1 bits.
+    pipeline cut between them, `select_cut(**values)` the two sums after the cut before the one
+    that is the magnitude is picked (none by default). The operands are inverted before the
+    first cut, so the high halves start from registers. The magnitude has width - 1 bits.
     """
     big_t = Signal(width)
     small_t = Signal(width)
-    m.d.comb += [big_t.eq(big), small_t.eq(small)]
-    flip = subtract.replicate(width)
-    first_low, first_carry = _add_halves(m, big_t, small_t ^ flip, subtract, "big_first")
-    second_low, second_carry = _add_halves(m, small_t, ~big_t, 1, "small_first")
-    big_t, small_t, subtract, first_low, first_carry, second_low, second_carry = cut(
-        big_t=big_t, small_t=small_t, subtract=subtract, first_low=first_low,
+    addend = Signal(width)
+    minus_big = Signal(width)
+    m.d.comb += [big_t.eq(big), small_t.eq(small),
+                 addend.eq(small_t ^ subtract.replicate(width)), minus_big.eq(~big_t)]
+    first_low, first_carry = _add_halves(m, big_t, addend, subtract, "big_first")
+    second_low, second_carry = _add_halves(m, small_t, minus_big, 1, "small_first")
+    big_t, addend, small_t, minus_big, first_low, first_carry, second_low, second_carry = cut(
+        big_t=big_t, addend=addend, small_t=small_t, minus_big=minus_big, first_low=first_low,
         first_carry=first_carry, second_low=second_low, second_carry=second_carry)
-    flip = subtract.replicate(width)
     first = Signal(signed(width))
     second = Signal(signed(width))
     m.d.comb += [
-        first.eq(_add_high(big_t, small_t ^ flip, first_low, first_carry)),
-        second.eq(_add_high(small_t, ~big_t, second_low, second_carry)),
+        first.eq(_add_high(big_t, addend, first_low, first_carry)),
+        second.eq(_add_high(small_t, minus_big, second_low, second_carry)),
     ]
+    first, second = select_cut(first=first, second=second)
     negative = first < 0
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
@@ -194,7 +202,7 @@ class CountLeadingZeros(wiring.Component):
         return m
 
 
-def shift_left(m, value, amount, cut=lambda **values: list(values.values()), fine=3):
+def shift_left(m, value, amount, cut=_no_cut, fine=3):
     """`value` << `amount`, modulo 2^len(value), in two steps: by `amount`'s high bits (whole
     multiples of 2^fine places), then by its `fine` low bits; `cut(**values)` gives the values
     after the pipeline cut between the steps (none by default)."""
@@ -325,6 +333,7 @@ class Widths:
         # counts mag leading zeros.
         ev_lo = _SCALE_LO + grid_lsb - 1
         ev_hi = _SCALE_HI + grid_lsb + self.mag - 1
+        self.ev_lo, self.ev_hi = ev_lo, ev_hi
         self.ev = _range_shape(ev_lo, ev_hi)
         # D's leading-place exponent: -126 for zeros and subnormals (kept unnormalised), else the
         # biased field less 127 (up to 128 for Inf and NaN, whose result is overridden); big's
@@ -422,13 +431,15 @@ class PrepareBlock(wiring.Component):
         sign = self.sum[-1]
         flipped = self.sum.as_unsigned() ^ sign.replicate(w.mag)
         low, carry = _add_halves(m, flipped, Const(0, w.mag), sign, "magnitude")
-        # trailing zeros of sum, which are those of |sum| (negation keeps them)
-        m.submodules.trailing = trailing = CountLeadingZeros(w.mag)
+        # trailing zeros of sum, which are those of |sum| (negation keeps them); the `negate`
+        # cut falls in the middle of the count's tree
+        m.submodules.trailing = trailing = CountLeadingZeros(w.mag, cut="negate" in cuts)
         m.d.comb += trailing.i.eq(Cat(*reversed(list(self.sum.as_unsigned()))))
+        tz = trailing.count
         zero = self.sum == 0
-        flipped, low, carry, tz, zero, sign, scale, specials = stage(
-            "negate", flipped=flipped, low=low, carry=carry, tz=trailing.count, zero=zero,
-            sign=sign, scale=self.scale, specials=specials)
+        flipped, low, carry, zero, sign, scale, specials = stage(
+            "negate", flipped=flipped, low=low, carry=carry, zero=zero, sign=sign,
+            scale=self.scale, specials=specials)
         magnitude = Signal(w.mag)
         m.d.comb += magnitude.eq(_add_high(flipped, Const(0, w.mag), low, carry))
         magnitude, tz, zero, sign, scale, specials = stage(
@@ -538,7 +549,16 @@ class Accumulate(wiring.Component):
         v = prepare.block
 
         # -- the slot's value as read: the slot store's read multiplexer has the cycle to itself --
-        v, d, d_flags = stage("unpack", v=v, d=self.d, d_flags=self.d_flags)
+        # Beside it, what the compare needs of V alone: its biased exponent (e_v + 127), and its
+        # differences with a zero or subnormal D's (biased 1), both ways.
+        v_biased = Signal(_range_shape(w.ev_lo + _BIAS, w.ev_hi + _BIAS))
+        v_minus_tiny = Signal(w.diff)
+        tiny_minus_v = Signal(w.diff)
+        m.d.comb += [v_biased.eq(v.exp + _BIAS), v_minus_tiny.eq(v.exp - _EMIN),
+                     tiny_minus_v.eq(_EMIN - v.exp)]
+        v, v_biased, v_minus_tiny, tiny_minus_v, d, d_flags = stage(
+            "unpack", v=v, v_biased=v_biased, v_minus_tiny=v_minus_tiny,
+            tiny_minus_v=tiny_minus_v, d=self.d, d_flags=self.d_flags)
 
         # -- unpack D ------------------------------------------------------------------------------
         d_sign = d[31]
@@ -547,15 +567,17 @@ class Accumulate(wiring.Component):
         d_special = d_field == _EXP_ALL_ONES
         d_nan = d_special & (d_frac != 0)
         d_inf = d_special & (d_frac == 0)
-        d_sig = Cat(d_frac, d_field != 0)
-        e_d = Signal(_range_shape(_EMIN, _EXP_ALL_ONES - _BIAS))
-        m.d.comb += e_d.eq(Mux(d_field == 0, _EMIN, d_field - _BIAS))
+        d_tiny = d_field == 0  # a zero or subnormal D: e_d = -126, biased 1
+        d_sig = Cat(d_frac, ~d_tiny)
+        d_biased = Cat(d_field[0] | d_tiny, d_field[1:])
 
         # -- compare: subtract the exponents both ways, decide the specials --------------------------
-        m.submodules.d_trailing = d_trailing = CountLeadingZeros(_FRAC + 1)
-        m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig))))
+        # D's trailing zeros as a window place (`window` when D is zero): the leading zeros of the
+        # window-wide D reversed; the constant zeros below D's significand fold away, no adder.
+        m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window)
+        m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig << (w.window - _FRAC - 1)))))
         d_tz = Signal(w.tz)
-        m.d.comb += d_tz.eq(d_trailing.count + (w.window - _FRAC - 1))  # window when D is zero
+        m.d.comb += d_tz.eq(d_trailing.count)
 
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
         pos = v.specials.pos_inf | (d_inf & ~d_sign)
@@ -570,23 +592,35 @@ class Accumulate(wiring.Component):
             side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # Two subtractors side by side; a zero sum is never big, so a zero small is always V.
+        # Two subtractors side by side, of the biased exponents (e_v - e_d, either way), taking
+        # D's field as it is; a zero or subnormal D picks the differences V brought instead, so
+        # no carry chain waits for the field's zero test. A zero sum is never big, so a zero
+        # small is always V.
         v_minus_d = Signal(w.diff)
         d_minus_v = Signal(w.diff)
-        m.d.comb += [v_minus_d.eq(v.exp - e_d), d_minus_v.eq(e_d - v.exp)]
-        v_big = ~v.zero & (v_minus_d >= 0)
-        e_big = Signal(w.eb)
+        m.d.comb += [v_minus_d.eq(Mux(d_tiny, v_minus_tiny, v_biased - d_field)),
+                     d_minus_v.eq(Mux(d_tiny, tiny_minus_v, d_field - v_biased))]
+        (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, d_sign, d_biased, d_sig,
+         d_tz, side) = stage(
+            "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
+            v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, d_sign=d_sign, d_biased=d_biased,
+            d_sig=d_sig, d_tz=d_tz, side=side)
+
+        # -- select: which is big, its exponent, the distance ----------------------------------------
+        v_big = ~v_zero & (v_minus_d >= 0)
+        # big's biased exponent: e_big + 127, from 1 (e_big = -126) up
+        e_big_biased = Signal(_range_shape(_EMIN + _BIAS, w.eb_hi + _BIAS))
         dist = Signal(w.dist)
         m.d.comb += [
-            e_big.eq(Mux(v_big, v.exp, e_d)),
+            e_big_biased.eq(Mux(v_big, v_biased, d_biased)),
             dist.eq(Mux(v_big, v_minus_d, d_minus_v)),
         ]
-        big_sign = Mux(v_big, v.sign, d_sign)
-        subtract = v.sign ^ d_sign
+        big_sign = Mux(v_big, v_sign, d_sign)
+        subtract = v_sign ^ d_sign
 
-        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big, big_sign, subtract, side = stage(
-            "compare", v_big=v_big, v_sig=v.sig, v_tz=v.tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
-            e_big=e_big, big_sign=big_sign, subtract=subtract, side=side)
+        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big_biased, big_sign, subtract, side = stage(
+            "compare", v_big=v_big, v_sig=v_sig, v_tz=v_tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
+            e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
 
         # -- align: pick big and small, shift small ------------------------------------------------
         # Significands with their leading place at window - 1; trailing zeros likewise.
@@ -604,14 +638,14 @@ class Accumulate(wiring.Component):
                                                    cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
         e_top = Signal(w.top)
-        m.d.comb += e_top.eq(e_big + 1)
-        big, e_top, big_sign, subtract, side = stage(
-            "jam", big=big, e_top=e_top, big_sign=big_sign, subtract=subtract, side=side)
+        m.d.comb += e_top.eq(e_big_biased - (_BIAS - 1))  # e_big + 1
+        big, e_top, e_big_biased, big_sign, subtract, side = stage(
+            "jam", big=big, e_top=e_top, e_big_biased=e_big_biased, big_sign=big_sign,
+            subtract=subtract, side=side)
         # Beside the aligning shift's fine step: the subnormal limit of the normalising shift as
-        # a one-hot bit (see count below): at most e_top + 126 places, so a subnormal result
-        # stays unnormalised.
-        limit = Signal(_range_shape(0, w.eb_hi + 1 - _EMIN))
-        m.d.comb += limit.eq(e_top - _EMIN)
+        # a one-hot bit (see count below): at most e_top + 126 = e_big + 127 places (big's biased
+        # exponent, no adder), so a subnormal result stays unnormalised.
+        limit = e_big_biased
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
@@ -622,12 +656,13 @@ class Accumulate(wiring.Component):
         # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
         e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
                                             side=side)
+        # the `add` cut falls between the two sums and the pick of the magnitude
+        e_top, stop, big_sign, side = stage("add", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
         magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
-                                            cut=lambda **values: stage("carry", **values))
+                                            cut=lambda **values: stage("carry", **values),
+                                            select_cut=lambda **values: stage("add", **values))
         sign = big_sign ^ negative
-
-        magnitude, sign, e_top, stop, side = stage(
-            "add", magnitude=magnitude, sign=sign, e_top=e_top, stop=stop, side=side)
 
         # -- count: min(leading zeros, limit) in one tree, the limit as a one-hot bit ---------------
         m.submodules.leading = leading = CountLeadingZeros(w.sum_bits, cut="tree" in cuts)

@@ -238,7 +238,7 @@ def test_reference_agrees_with_the_golden_model():
 
 @pytest.mark.parametrize("stages, prepare_stages",
                          [(0, 0), (1, 1), (2, 0), (3, 2), (4, 3), (5, 4), (6, 1), (7, 4), (8, 4),
-                          (9, 5), (10, 6), (11, 6)])
+                          (9, 5), (10, 6), (11, 6), (12, 6)])
 def test_random_sums_scales_and_accumulators(stages, prepare_stages):
     rng = random.Random(1000 + stages)
     cases = [case(random_sum(rng), random_scale(rng), random_d(rng), d_flags=random_flags(rng))
@@ -246,7 +246,7 @@ def test_random_sums_scales_and_accumulators(stages, prepare_stages):
     check(cases, stages=stages, prepare_stages=prepare_stages)
 
 
-@pytest.mark.parametrize("stages, prepare_stages", [(1, 0), (3, 0), (0, 2), (8, 4), (11, 6)])
+@pytest.mark.parametrize("stages, prepare_stages", [(1, 0), (3, 0), (0, 2), (8, 4), (12, 6)])
 def test_result_appears_exactly_latency_cycles_later(stages, prepare_stages):
     # the block at cycle 0, D at the slot read prepare_stages later: the result appears exactly
     # stages cycles after the read, and not a cycle earlier
@@ -553,7 +553,7 @@ def test_other_sum_widths_and_grids(sum_width, grid_lsb):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(sum_width=1, grid_lsb=-32), "Sum width must be an integer from 2 to 512, not 1"),
     (dict(sum_width=70, grid_lsb=3), "Grid LSB must be an integer from -512 to 0, not 3"),
-    (dict(sum_width=70, grid_lsb=-32, stages=12), "Stages must be an integer from 0 to 11, not 12"),
+    (dict(sum_width=70, grid_lsb=-32, stages=13), "Stages must be an integer from 0 to 12, not 13"),
     (dict(sum_width=70, grid_lsb=-32, prepare_stages=7),
      "Prepare stages must be an integer from 0 to 6, not 7"),
     (dict(sum_width="70", grid_lsb=-32), "Sum width must be an integer from 2 to 512, not '70'"),

@@ -101,7 +101,7 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_unpack=2), "Pipe unpack must be 0 or 1, not 2"),
     (dict(pipe_multiply=-1), "Pipe multiply must be 0 or 1, not -1"),
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
-    (dict(acc_stages=12), "Acc stages must be an integer from 0 to 11, not 12"),
+    (dict(acc_stages=13), "Acc stages must be an integer from 0 to 12, not 13"),
     (dict(prep_stages=7), "Prep stages must be an integer from 0 to 6, not 7"),
     (dict(pipe_place=2), "Pipe place must be 0 or 1, not 2"),
     (dict(pipe_tree=6), "Pipe tree must be an integer from 0 to 5, not 6"),

@@ -33,7 +33,7 @@ def test_generate_top_name(tmp_path):
     (["--formats", "e4m3,fp16"], "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not fp16"),
     (["--formats", "e4m3,e5m2,hif9"], "Format must be one of e4m3, e5m2, e3m2, e2m3, e2m1, int8, hif8, not hif9"),
     (["--pipe-sum", "2"], "Pipe sum must be 0 or 1, not 2"),
-    (["--acc-stages", "12"], "Acc stages must be an integer from 0 to 11, not 12"),
+    (["--acc-stages", "13"], "Acc stages must be an integer from 0 to 12, not 13"),
     (["--top", "9x"], "Top must be a Verilog identifier (letters, digits, _), not '9x'"),
 ])
 def test_generate_refuses_bad_parameter_in_one_line(tmp_path, capsys, argv, message):
