@@ -60,7 +60,8 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "limit_bit", "shift_left"]
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "exponent_range", "limit_bit",
+           "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -79,9 +80,10 @@ _SCALE_LO, _SCALE_HI = -254, 256
 _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 #: The block's specials as they enter: NaN element or scale, invalid, an infinite product.
 _BLOCK_SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
-#: Round's decision, carried over the `round` cut to the increment.
-_ROUNDING = data.StructLayout({"truncated": 31, "up": 1, "negative": 1, "overflow": 1,
-                               "underflow": 1, "inexact": 1})
+#: Round's decision, carried over the `round` cut to the increment: the bits to increment, the
+#: increment, whether NaN or Inf replaces them (`nan` says which), the result's sign and flags.
+_FINISH = data.StructLayout({"truncated": 31, "up": 1, "override": 1, "nan": 1, "sign": 1,
+                             "flags": 4})
 
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
@@ -258,16 +260,24 @@ class ShiftRightJam(wiring.Component):
         return m
 
 
-class Round(wiring.Component):
-    """Decide the RNE rounding of sign · `sig` · 2^(`exp` - width + 1) to binary32 (SPEC §2).
+def exponent_range(biased):
+    """(huge, top) of a biased binary32 exponent: biased >= 255 (beyond every finite binade),
+    biased = 254 (the largest finite binade). `Round` takes them computed a stage ahead."""
+    return biased >= _EXP_ALL_ONES, biased == _EXP_ALL_ONES - 1
 
-    `sig` is normalised (top bit set) with `exp` >= -126, or has its top bit clear with
-    `exp` = -126 (a subnormal or zero exact value); everything below the round bit is sticky.
-    The rounded magnitude bits are `truncated` + `up`: the increment may carry from the fraction
-    into the exponent field (a subnormal becomes the least normal, 1.11..1 · 2^e becomes
-    2^(e+1)); it never reaches Inf, because `overflow` is decided from the bits before it and
-    then replaces the magnitude. `negative` is the result's sign: +0 for an exact zero.
-    `underflow` = tiny before rounding and inexact. Combinational.
+
+class Round(wiring.Component):
+    """Decide the RNE rounding of sign · `sig` · 2^(`biased` - 127 - width + 1) to binary32
+    (SPEC §2).
+
+    `sig` is normalised (top bit set) with `biased` >= 1, or has its top bit clear with
+    `biased` = 1 (a subnormal or zero exact value, exponent -126); everything below the round
+    bit is sticky. `huge`, `top` are `exponent_range(biased)`. The rounded magnitude bits are
+    `truncated` + `up`: the increment may carry from the fraction into the exponent field (a
+    subnormal becomes the least normal, 1.11..1 · 2^e becomes 2^(e+1)); it never reaches Inf,
+    because `overflow` is decided from the bits before it and then replaces the magnitude.
+    `negative` is the result's sign: +0 for an exact zero. `underflow` = tiny before rounding
+    and inexact. Combinational.
     """
 
     def __init__(self, width, *, exp_shape):
@@ -278,7 +288,9 @@ class Round(wiring.Component):
         self._width = width
         super().__init__({
             "sign": In(1),
-            "exp": In(exp_shape),
+            "biased": In(exp_shape),
+            "huge": In(1),
+            "top": In(1),
             "sig": In(width),
             "truncated": Out(31),
             "up": Out(1),
@@ -296,15 +308,13 @@ class Round(wiring.Component):
         lsb = self.sig[w - 1 - _FRAC]
         round_bit = self.sig[w - 2 - _FRAC]
         sticky = self.sig[:w - 2 - _FRAC] != 0
-        biased = self.exp + _BIAS
         up = round_bit & (sticky | lsb)
         inexact_bits = round_bit | sticky
         # beyond the largest finite: an exponent past 254, or 254 with every fraction bit set
         # rounding up into 2^128
-        overflow = normal & ((biased >= _EXP_ALL_ONES)
-                             | ((biased == _EXP_ALL_ONES - 1) & (frac == (1 << _FRAC) - 1) & up))
+        overflow = normal & (self.huge | (self.top & (frac == (1 << _FRAC) - 1) & up))
         m.d.comb += [
-            self.truncated.eq(Cat(frac, Mux(normal, biased[:8], 0))),
+            self.truncated.eq(Cat(frac, Mux(normal, self.biased[:8], 0))),
             self.up.eq(up),
             self.overflow.eq(overflow),
             self.inexact.eq(inexact_bits | overflow),
@@ -344,8 +354,10 @@ class Widths:
         # The exponent difference e_v - e_d, either sign, and the alignment distance (its size).
         self.diff = _range_shape(ev_lo - ed_hi, ev_hi - ed_lo)
         self.dist = _range_shape(0, max(ev_hi - ed_lo, ed_hi - ev_lo))
-        # Exponent of the window's carry place and of the normalised result: -126..eb_hi + 1.
+        # Exponent of the window's carry place and of the normalised result: -126..eb_hi + 1;
+        # biased (+127), as the loop keeps them after the compare: 1..eb_hi + 128.
         self.top = _range_shape(_EMIN, self.eb_hi + 1)
+        self.top_biased = _range_shape(_EMIN + _BIAS, self.eb_hi + 1 + _BIAS)
         # Place of a window operand's lowest set bit, `window` when it is zero.
         self.tz = _range_shape(0, self.window)
         # The signed total of the window's add: the carry place and a sign.
@@ -637,14 +649,14 @@ class Accumulate(wiring.Component):
         m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz,
                                                    cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
-        e_top = Signal(w.top)
-        m.d.comb += e_top.eq(e_big_biased - (_BIAS - 1))  # e_big + 1
+        e_top = Signal(w.top_biased)
+        m.d.comb += e_top.eq(e_big_biased + 1)  # biased, as every exponent from here on
         big, e_top, e_big_biased, big_sign, subtract, side = stage(
             "jam", big=big, e_top=e_top, e_big_biased=e_big_biased, big_sign=big_sign,
             subtract=subtract, side=side)
         # Beside the aligning shift's fine step: the subnormal limit of the normalising shift as
-        # a one-hot bit (see count below): at most e_top + 126 = e_big + 127 places (big's biased
-        # exponent, no adder), so a subnormal result stays unnormalised.
+        # a one-hot bit (see count below): at most e_top + 126 = e_big + 127 places (unbiased
+        # exponents; big's biased exponent, no adder), so a subnormal result stays unnormalised.
         limit = e_big_biased
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
@@ -674,32 +686,43 @@ class Accumulate(wiring.Component):
             "count", magnitude=magnitude, count=leading.count, sign=sign, e_top=e_top, side=side)
 
         # -- normalise -----------------------------------------------------------------------------
-        e_res = Signal(w.top)
+        e_res = Signal(w.top_biased)
         m.d.comb += e_res.eq(e_top - count)
         sig = shift_left(m, magnitude, count, cut=lambda **values: stage("shift", **values))
         e_res, sign, side = stage("shift", e_res=e_res, sign=sign, side=side)
 
-        sig, e_res, sign, side = stage("normalise", sig=sig, e_res=e_res, sign=sign, side=side)
+        # beside the fine shift: the result's binade against the largest finite one
+        huge, top = exponent_range(e_res)
+        sig, e_res, huge, top, sign, side = stage("normalise", sig=sig, e_res=e_res, huge=huge,
+                                                  top=top, sign=sign, side=side)
 
         # -- round: decide, then increment; specials override --------------------------------------
-        m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top)
-        m.d.comb += [rnd.sign.eq(sign), rnd.exp.eq(e_res), rnd.sig.eq(sig)]
-        rounding = Signal(_ROUNDING)
-        m.d.comb += [getattr(rounding, name).eq(getattr(rnd, name)) for name, _ in _ROUNDING]
-
-        rounding, side = stage("round", rounding=rounding, side=side)
-
-        overflow = rounding.overflow
-        rounded = Signal(31)
-        m.d.comb += rounded.eq(rounding.truncated + rounding.up)
+        m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top_biased)
+        m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
+                     rnd.sig.eq(sig)]
+        # Before the cut, everything but the increment: whether the specials or an overflow
+        # override the rounded bits, the result's sign, the flags. After it one level of logic
+        # follows the increment: the override's bits or the rounded ones.
+        finish = Signal(_FINISH)
         special = side.nan | side.inf
-        # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
         m.d.comb += [
-            self.result.eq(Mux(side.nan, NAN,
-                               Mux(side.inf, Cat(Const(_INF, 31), side.neg),
-                                   Cat(Mux(overflow, _INF, rounded), rounding.negative)))),
-            self.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), overflow,
-                                                            rounding.underflow,
-                                                            rounding.inexact))),
+            finish.truncated.eq(rnd.truncated),
+            finish.up.eq(rnd.up),
+            finish.override.eq(special | rnd.overflow),
+            finish.nan.eq(side.nan),
+            finish.sign.eq(Mux(side.nan, 0, Mux(side.inf, side.neg, rnd.negative))),
+            # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
+            finish.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
+                                                              rnd.underflow, rnd.inexact))),
+        ]
+        finish, = stage("round", finish=finish)
+
+        rounded = Signal(31)
+        m.d.comb += [
+            rounded.eq(finish.truncated + finish.up),
+            self.result.eq(Cat(Mux(finish.override,
+                                   Mux(finish.nan, Const(NAN, 31), Const(_INF, 31)), rounded),
+                               finish.sign)),
+            self.flags.eq(finish.flags),
         ]
         return m

@@ -34,12 +34,12 @@ import time
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Cat, Module, Mux, Shape, signed
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 add_magnitude, limit_bit, shift_left)
+                                 add_magnitude, exponent_range, limit_bit, shift_left)
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
@@ -170,8 +170,12 @@ class OverflowMiter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fast = fast = self.implementation(self.width, exp_shape=self.exp_shape)
-        m.d.comb += [fast.sign.eq(self.sign), fast.exp.eq(self.exp), fast.sig.eq(self.sig)]
+        biased = Signal(Shape.cast(range(-126 + 127, 2 ** (self.exp_shape.width - 1) + 127)))
+        m.d.comb += biased.eq(self.exp + 127)
+        m.submodules.fast = fast = self.implementation(self.width, exp_shape=biased.shape())
+        huge, top = exponent_range(biased)
+        m.d.comb += [fast.sign.eq(self.sign), fast.biased.eq(biased), fast.huge.eq(huge),
+                     fast.top.eq(top), fast.sig.eq(self.sig)]
         normal = self.sig[-1]
         contract = (self.exp >= -126) & (normal | (self.exp == -126))
         want = reference_round_overflow(normal, self.exp + 127, fast.truncated, fast.up)

@@ -37,11 +37,12 @@ class OverflowWithoutRoundUp(Round):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.round = inner = Round(len(self.sig), exp_shape=self.exp.shape())
-        m.d.comb += [inner.sign.eq(self.sign), inner.exp.eq(self.exp), inner.sig.eq(self.sig)]
+        m.submodules.round = inner = Round(len(self.sig), exp_shape=self.biased.shape())
+        for name in ("sign", "biased", "huge", "top", "sig"):
+            m.d.comb += getattr(inner, name).eq(getattr(self, name))
         for name in ("truncated", "up", "negative", "underflow", "inexact"):
             m.d.comb += getattr(self, name).eq(getattr(inner, name))
-        m.d.comb += self.overflow.eq(self.sig[-1] & (self.exp + 127 >= 255))
+        m.d.comb += self.overflow.eq(self.sig[-1] & self.huge)
         return m
 
 
