@@ -92,7 +92,8 @@ FAMILIES = {
 
 #: nextpnr messages that mean the design is larger than the device.
 NO_FIT = re.compile(r"does not fit|not enough|no BELs remaining|Unable to (place|find a placement)|too many|"
-                    r"exceeds the number of|failed to legalise|insufficient", re.IGNORECASE)
+                    r"exceeds the number of|failed to legalise|insufficient|Failed to expand region",
+                    re.IGNORECASE)
 
 
 def tool(name):
@@ -250,24 +251,47 @@ def stage_depths(ltp_text, top):
 
 
 def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
-    """Flat synthesis for `family` (ice40 or ecp5): {"total": metrics, "cells": histogram}; with
-    `netlist`, also writes the mapped design there (JSON, for nextpnr)."""
-    script = [f"read_rtlil {rtlil_name}", f"synth_{family} -top {top}",
-              f"tee -q -o {family}_stat.json stat -json"]
-    if netlist:
-        script.append(f"write_json {netlist}")
-    yosys(script, build_dir, f"{family}.log")
+    """Flat synthesis for `family` (ice40 or ecp5): {"total": metrics, "cells": histogram,
+    "mapper"}; with `netlist`, also writes the mapped design there (JSON, for nextpnr).
+
+    The LUTs are mapped by ABC9 (timing-aware); where Yosys fails inside ABC9 (an assertion in
+    Yosys 0.70 on some flat ECP5 designs), by plain ABC, and "mapper" says so."""
+    tail = [f"tee -q -o {family}_stat.json stat -json", *([f"write_json {netlist}"] if netlist else [])]
+    mapper = "abc9"
+    try:
+        yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top}", *tail], build_dir,
+              f"{family}.log")
+    except ToolError as error:
+        if "ABC9" not in last_pass(Path(build_dir) / f"{family}.log"):
+            raise
+        mapper = f"abc (ABC9 failed: {error.args[0].split(';')[0]})"
+        yosys([f"read_rtlil {rtlil_name}", *plain_abc(family, top), *tail], build_dir,
+              f"{family}_abc.log")
     own, _ = read_stat(Path(build_dir) / f"{family}_stat.json")
     cells = own[top][0]
-    return {"total": metric_totals(family, cells), "cells": dict(sorted(cells.items()))}
+    return {"total": metric_totals(family, cells), "cells": dict(sorted(cells.items())),
+            "mapper": mapper}
+
+
+def plain_abc(family, top, *flags):
+    """`synth_<family>` with its LUTs mapped by plain ABC instead of ABC9."""
+    synth = " ".join([f"synth_{family}", "-top", top, *flags])
+    return [f"{synth} -run :map_luts", "abc -lut 4", "clean", f"{synth} -run map_cells:"]
+
+
+def last_pass(log):
+    """The pass of a `synth_*` script that a Yosys log reached last (its "2.46. Executing ABC9
+    pass." line: a numbered step of the synth command, not one of its sub-steps), or ""."""
+    passes = re.findall(r"^\d+\.\d+\. Executing (.*)$", log.read_text() if log.exists() else "",
+                        re.M)
+    return passes[-1] if passes else ""
 
 
 def fpga_stages(family, rtlil_name, top, build_dir):
     """{stage: metrics} of `family` synthesis with the hierarchy kept (`-noflatten`), so each
     stage's LUTs are its own (the flat design, what is placed, shares logic across stages)."""
     # ABC9 fails to reintegrate a hierarchical design in Yosys 0.70: its LUT step is plain ABC here
-    yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top} -noflatten -run :map_luts",
-           "abc -lut 4", "clean", f"synth_{family} -top {top} -noflatten -run map_cells:",
+    yosys([f"read_rtlil {rtlil_name}", *plain_abc(family, top, "-noflatten"),
            f"tee -q -o {family}_stages_stat.json stat -json"], build_dir, f"{family}_stages.log")
     own, children = read_stat(Path(build_dir) / f"{family}_stages_stat.json")
     counts = instance_counts(children, top)
@@ -360,4 +384,5 @@ def place_and_route(family, component, top, build_dir, freq, device=None, seeds=
     runs = [place(family, netlist, build_dir, freq, device, seed) for seed in seeds]
     ranked = sorted(runs, key=lambda run: run["fmax"] or 0)
     median = ranked[(len(ranked) - 1) // 2]
-    return {**median, "seeds": {run["seed"]: run["fmax"] for run in runs}, "total": area["total"]}
+    return {**median, "seeds": {run["seed"]: run["fmax"] for run in runs}, "total": area["total"],
+            "mapper": area["mapper"]}

@@ -168,6 +168,8 @@ def format_tables(result):
                                   for seed, f in placed.get("seeds", {placed["seed"]: placed["fmax"]}).items())
                 lines.append(f"  {family} {placed['device']}: {placed['fmax']:.1f} MHz "
                              f"(constraint {placed['constraint']:g} MHz; {seeds}; {used})")
+                if placed.get("mapper", "abc9") != "abc9":
+                    lines.append(f"    LUTs mapped by {placed['mapper']}")
             else:
                 lines.append(f"  {family} {placed['device']}: does not fit: {placed['error']}")
     return "\n".join(lines).rstrip() + "\n"

