@@ -11,7 +11,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from mxdpu.hw.config import FORMAT_CODES, PIPELINE
+from mxdpu.hw.config import ACC_STAGES, FORMAT_CODES, PIPELINE, PREP_STAGES
 
 from . import flow
 from .errors import UsageError
@@ -26,7 +26,7 @@ SWEEPS = ("lanes", "block", "tile", "formats", "pipeline")
 #: the first eight and four Accumulate registers; those with the front end's; and every register
 #: (the count's tree and the shifts cut too)
 PIPELINES = [(0, 0, 0, 0, 1, 0, 0, 0), (0, 1, 0, 0, 1, 1, 0, 2), (0, 1, 0, 0, 1, 1, 4, 8),
-             (1, 1, 1, 1, 3, 1, 4, 8), (1, 1, 1, 1, 3, 1, 6, 11)]
+             (1, 1, 1, 1, 3, 1, 4, 8), (1, 1, 1, 1, 3, 1, PREP_STAGES[-1], ACC_STAGES[-1])]
 PIPELINES_WIDE = PIPELINES + [(0, 1, 0, 0, 1, 1, 2, 4), (1, 1, 1, 2, 2, 1, 4, 8),
                               (1, 1, 1, 1, 4, 1, 4, 8)]
 PIPELINE_FIELDS = PIPELINE
