@@ -1,6 +1,6 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
-from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,10 +48,14 @@ class MXDPU(wiring.Component):
         # issued now would read its slot before they write theirs back
         issued = data.StructLayout({"valid": 1, "slot": config.slot_width})
         recent = [Signal(issued, name=f"recent{i}") for i in range(config.accumulate_latency)]
-        hazard = Signal()
         for newer, older in zip(recent, recent[1:]):
             m.d.sync += older.eq(newer)
-        m.d.comb += hazard.eq(~held.first & Cat(*(e.valid & (e.slot == held.slot) for e in recent)).any())
+        # the held step's slot is in flight: a register, decided a cycle ahead for the step held
+        # then (the one accepted now, or the one kept) against the steps in flight then (the
+        # one issuing now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither
+        # `step.ready` nor the held register's enable waits for the compares
+        hazard = Signal()
+        accepted = self.step.valid & self.step.ready
 
         # results issued and not yet taken out of the buffer: 0 .. result_buffer
         reserved = Signal(range(config.result_buffer + 1))
@@ -68,8 +72,13 @@ class MXDPU(wiring.Component):
         ]
         if recent:
             m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
+            next_slot = Mux(accepted, self.step.payload.slot, held.slot)
+            next_first = Mux(accepted, self.step.payload.first, held.first)
+            in_flight = [(start, held.slot)] + [(e.valid, e.slot) for e in recent[:-1]]
+            m.d.sync += hazard.eq(~next_first & Cat(*(valid & (slot == next_slot)
+                                                       for valid, slot in in_flight)).any())
 
-        with m.If(self.step.valid & self.step.ready):
+        with m.If(accepted):
             m.d.sync += [held.eq(self.step.payload), full.eq(1)]
         with m.Elif(done):
             m.d.sync += full.eq(0)
