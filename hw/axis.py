@@ -14,7 +14,8 @@ from amaranth.lib.wiring import In, Out
 from .config import ConfigError
 from .top import MXDPU
 
-__all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "AXISTop", "check_data_width", "beats"]
+__all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "RegisterSlice", "AXISTop",
+           "check_data_width", "beats"]
 
 #: TDATA widths accepted: whole bytes, so that a host DMA and cocotbext-axi see byte lanes.
 DATA_WIDTHS = range(8, 4096 + 1, 8)
@@ -143,12 +144,50 @@ class ResultSerializer(_Framing):
         return m
 
 
+class RegisterSlice(wiring.Component):
+    """An AXI4-Stream register slice: `source`'s TDATA, TLAST, TVALID and `sink`'s TREADY all
+    come from flip-flops, so no path runs combinationally from one side to the other (the pins
+    of the FPGA top). A skid register takes the beat that arrives while the output is held.
+    Latency: 1 cycle. Throughput: one beat a cycle.
+    """
+
+    def __init__(self, data_width):
+        check_data_width(data_width)
+        self.data_width = data_width
+        super().__init__({"sink": In(AXIStreamSignature(data_width)),
+                          "source": Out(AXIStreamSignature(data_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        # a beat: TDATA and TLAST
+        incoming = Cat(self.sink.tdata, self.sink.tlast)
+        held, held_valid = Signal(len(incoming)), Signal()
+        skid, skid_valid = Signal(len(incoming)), Signal()
+        arriving = Signal()
+        m.d.comb += [
+            self.sink.tready.eq(~skid_valid),
+            arriving.eq(self.sink.tvalid & ~skid_valid),
+            Cat(self.source.tdata, self.source.tlast).eq(held),
+            self.source.tvalid.eq(held_valid),
+        ]
+        with m.If(~held_valid | self.source.tready):  # the output register moves this edge
+            with m.If(skid_valid):
+                m.d.sync += [held.eq(skid), held_valid.eq(1), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [held.eq(incoming), held_valid.eq(arriving)]
+        with m.Elif(arriving):
+            m.d.sync += [skid.eq(incoming), skid_valid.eq(1)]
+        return m
+
+
 class AXISTop(wiring.Component):
     """The tile of `config` between an AXI4-Stream slave (`s_axis_*`, steps) and master
     (`m_axis_*`, results) of `data_width`-bit TDATA, in the default sync domain.
 
-    Port names follow cocotbext-axi's `AxiStreamBus.from_prefix`. A step's result starts
-    `latency` = `config.latency + 2` cycles after its frame's last beat (one cycle to offer the
+    Port names follow cocotbext-axi's `AxiStreamBus.from_prefix`. Each port passes a
+    `RegisterSlice`, so every output pin comes from a flip-flop and every input pin goes to one
+    through a single level of logic. A step's result starts `latency` = `config.latency + 4`
+    cycles after its frame's last beat at the pins (one cycle in each slice, one to offer the
     assembled step, one to load the result serialiser), with no stalls; throughput is one beat a
     cycle while the tile keeps up (one step every `cycles_per_step` cycles).
     """
@@ -181,7 +220,7 @@ class AXISTop(wiring.Component):
     @property
     def latency(self):
         """Cycles from a step frame's last beat to its result frame's first beat, without stalls."""
-        return self.config.latency + 2
+        return self.config.latency + 4
 
     def manifest(self, top="mxdpu_axis"):
         """The tile's manifest (SPEC §4) with this top's ports and framing: the field tables still
@@ -207,18 +246,22 @@ class AXISTop(wiring.Component):
         m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
         m.submodules.core = core = MXDPU(config)
         m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
+        m.submodules.step_slice = step_slice = RegisterSlice(self.data_width)
+        m.submodules.result_slice = result_slice = RegisterSlice(self.data_width)
         # the payload streams carry the same bits: the layouts of the core, flat on the framers
         wiring.connect(m, assemble.payload, core.step)
         wiring.connect(m, core.result, serialize.payload)
+        wiring.connect(m, step_slice.source, assemble.axis)
+        wiring.connect(m, serialize.axis, result_slice.sink)
         m.d.comb += [
-            assemble.axis.tdata.eq(self.s_axis_tdata),
-            assemble.axis.tvalid.eq(self.s_axis_tvalid),
-            assemble.axis.tlast.eq(self.s_axis_tlast),
-            self.s_axis_tready.eq(assemble.axis.tready),
+            step_slice.sink.tdata.eq(self.s_axis_tdata),
+            step_slice.sink.tvalid.eq(self.s_axis_tvalid),
+            step_slice.sink.tlast.eq(self.s_axis_tlast),
+            self.s_axis_tready.eq(step_slice.sink.tready),
 
-            self.m_axis_tdata.eq(serialize.axis.tdata),
-            self.m_axis_tvalid.eq(serialize.axis.tvalid),
-            self.m_axis_tlast.eq(serialize.axis.tlast),
-            serialize.axis.tready.eq(self.m_axis_tready),
+            self.m_axis_tdata.eq(result_slice.source.tdata),
+            self.m_axis_tvalid.eq(result_slice.source.tvalid),
+            self.m_axis_tlast.eq(result_slice.source.tlast),
+            result_slice.source.tready.eq(self.m_axis_tready),
         ]
         return m

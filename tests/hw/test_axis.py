@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from mxdpu.hw.axis import ResultSerializer, StepAssembler, beats, check_data_width
+from mxdpu.hw.axis import RegisterSlice, ResultSerializer, StepAssembler, beats, check_data_width
 from mxdpu.hw.config import ConfigError
 
 
@@ -142,3 +142,26 @@ def test_data_width_not_whole_bytes_is_refused(width):
     with pytest.raises(ConfigError, match=r"AXI4-Stream data width must be a multiple of 8 from 8 to 4096, not"):
         check_data_width(width)
 
+
+
+def slice_run(beats_in, valid_rate, ready_rate, seed):
+    dut = RegisterSlice(16)
+    return handshake_run(dut, (dut.sink.tvalid, dut.sink.tready, dut.sink.tdata, dut.sink.tlast),
+                         (dut.source.tvalid, dut.source.tready, dut.source.tdata, dut.source.tlast),
+                         beats_in, valid_rate, ready_rate, seed)
+
+
+@pytest.mark.parametrize("valid_rate,ready_rate", [(0.5, 0.5), (1.0, 0.3), (0.3, 1.0), (0.9, 0.9)])
+def test_register_slice_loses_no_beat_under_gaps_and_backpressure(valid_rate, ready_rate):
+    rng = random.Random(int(100 * valid_rate + 10 * ready_rate))
+    beats_in = [(rng.getrandbits(16), rng.getrandbits(1)) for _ in range(300)]
+    seen = slice_run(beats_in, valid_rate, ready_rate, seed=7)
+    assert [(tdata, tlast) for tdata, tlast, _ in seen] == beats_in
+
+
+def test_register_slice_passes_one_beat_per_cycle_a_cycle_late():
+    beats_in = [(i, i % 3 == 2) for i in range(50)]
+    seen = slice_run(beats_in, 1.0, 1.0, seed=8)
+    assert [(tdata, tlast) for tdata, tlast, _ in seen] == beats_in
+    # the first beat is offered at cycle 0 and leaves the slice's register at cycle 1
+    assert [cycle for _, _, cycle in seen] == [i + 2 for i in range(50)]
