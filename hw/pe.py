@@ -1,5 +1,5 @@
-"""The processing element: multiply, place on the grid, block sum, specials, accumulate and its
-slot store.
+"""The processing element: multiply, place on the grid, block sum, specials and its slot store;
+the Accumulate a group of `acc_share` PEs shares (`SharedAccumulate`).
 
 A PE takes `lanes` decoded A and B operands a cycle (decoded once per row / column by the tile)
 and, `block / lanes` cycles later plus the pipeline's, has the exact block sum of its step.

@@ -146,6 +146,17 @@ def test_pipeline_settings(pipeline, lanes):
     assert check(config, stream, run) == len(expected_results(config, stream)) > 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", list(PIPELINES.values()), ids=list(PIPELINES))
+def test_pipeline_settings_with_four_pes_on_one_accumulate(pipeline):
+    config = Config(rows=2, cols=2, block=32, lanes=8, depth=16, acc_share=4, **pipeline)
+    assert measured_latency(config) == config.latency
+    assert measured_acc_latency(config) == config.acc_latency
+    stream = make_stream(config, "hazards", 13, 60)
+    run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=4)
+    assert check(config, stream, run) == len(expected_results(config, stream)) > 0
+
+
 def test_result_buffer_absorbs_long_backpressure():
     # the output stalls for long stretches: nothing is dropped or duplicated
     config = CONFIGS["dpu"]
