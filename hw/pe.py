@@ -374,18 +374,14 @@ class SharedAccumulate(wiring.Component):
                                                    stages=config.acc_stages,
                                                    prepare_stages=config.prep_stages)
         scale_nan = (served.a_scale == 0xFF) | (served.b_scale == 0xFF)
+        m.d.comb += [getattr(acc, name).eq(getattr(served, name))
+                     for name in ("sum", "invalid", "pos_inf", "neg_inf")]
         m.d.comb += [
-            acc.sum.eq(served.sum),
             # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
             acc.scale.eq(served.a_scale + served.b_scale - 254),
             acc.nan.eq(served.nan | scale_nan),
-            acc.invalid.eq(served.invalid),
-            acc.pos_inf.eq(served.pos_inf),
-            acc.neg_inf.eq(served.neg_inf),
-            acc.d.eq(read.d),
-            acc.d_flags.eq(read.flags),
-            self.result.eq(acc.result),
-            self.flags.eq(acc.flags),
+            acc.d.eq(read.d), acc.d_flags.eq(read.flags),
+            self.result.eq(acc.result), self.flags.eq(acc.flags),
         ]
         return m
 
@@ -449,15 +445,10 @@ class ProcessingElement(wiring.Component):
             m.submodules.front = front = BlockSum(config, grid)
             m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
             # stage E: the block leaves for the group's Accumulate; stage W: its result
-            m.d.comb += [
-                self.block.sum.eq(front.sum),
-                self.block.a_scale.eq(self.a_scale),
-                self.block.b_scale.eq(self.b_scale),
-                self.block.nan.eq(front.nan),
-                self.block.invalid.eq(front.invalid | self.format_invalid),
-                self.block.pos_inf.eq(front.pos_inf),
-                self.block.neg_inf.eq(front.neg_inf),
-            ]
+            m.d.comb += [getattr(self.block, name).eq(getattr(front, name))
+                         for name in ("sum", "nan", "pos_inf", "neg_inf")]
+            m.d.comb += [self.block.a_scale.eq(self.a_scale), self.block.b_scale.eq(self.b_scale),
+                         self.block.invalid.eq(front.invalid | self.format_invalid)]
             results["exact"] = (self.exact_result, self.exact_flags)
 
         if config.vendor_modes:

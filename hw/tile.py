@@ -145,6 +145,7 @@ class Tile(wiring.Component):
                 m.d.comb += [self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags)]
             else:
                 # written earlier than the group's last member: held until the tile's result
+                # d (32 bits) and flags (4), the result as `Cat(result, flags)`
                 held = Signal(36, name=f"result{r}_{c}", reset_less=True)
                 with m.If(write_j.done):
                     m.d.sync += held.eq(Cat(pe.result, pe.flags))
