@@ -120,7 +120,8 @@ class Tile(wiring.Component):
             r, c = divmod(index, cfg_cols)
             group, j = divmod(index, share)
             if exact and j == 0:
-                m.submodules[f"share{group}"] = shared = SharedAccumulate(config, self.grid)
+                # named for the synthesis report's accumulate stage (with its held blocks)
+                m.submodules[f"accumulate{group}"] = shared = SharedAccumulate(config, self.grid)
                 m.d.comb += shared.load.eq(block_done)
             m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid, member=j)
             read_j, write_j = reads[j], writes[j]
