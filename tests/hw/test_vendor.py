@@ -197,11 +197,14 @@ SINGLE_MODE_BUILDS = {"blackwell": ("blackwell",), "hopper": ("hopper",),
                       "exact_hopper": ("exact", "hopper")}
 
 
+@pytest.mark.parametrize("acc_share", [1, 2])
 @pytest.mark.parametrize("modes", list(SINGLE_MODE_BUILDS.values()), ids=list(SINGLE_MODE_BUILDS))
-def test_builds_without_every_mode(modes):
+def test_builds_without_every_mode(modes, acc_share):
     # one mode built: no mode field, every step runs in it; exact and hopper: a step naming
-    # blackwell or 3 gives SPEC §2's NaN with invalid (sticky in its slot)
-    config = Config(rows=1, cols=2, block=32, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=modes)
+    # blackwell or 3 gives SPEC §2's NaN with invalid (sticky in its slot); with acc_share 2 the
+    # second PE's vendor path (and exact path) runs a cycle later
+    config = Config(rows=1, cols=2, block=32, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=modes,
+                    acc_share=acc_share)
     steps = mixed_steps(config, 41, 40, modes=(0, 1, 2, 3))
     for step in steps:
         step["last"] = 1
