@@ -59,6 +59,10 @@ class Config:
     prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 6
                      (they add latency, not acc_latency).
     acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 11.
+    acc_share     -- PEs per Accumulate, 1 (none shared) to cycles_per_step, dividing rows × cols:
+                     the PEs, in row-major order, are taken in groups of acc_share, and a group's
+                     block sums enter its one Accumulate a cycle apart (latency + acc_share - 1;
+                     acc_latency unchanged).
     """
 
     rows: int = 1
@@ -76,6 +80,7 @@ class Config:
     pipe_sum: int = 1
     prep_stages: int = 0
     acc_stages: int = 2
+    acc_share: int = 1
 
     def __post_init__(self):
         # Formats: accept any iterable, store a canonical tuple in code order.
@@ -112,6 +117,17 @@ class Config:
                   f"Prep stages must be an integer from {PREP_STAGES[0]} to {PREP_STAGES[-1]}")
         check_int(self.acc_stages, lambda v: v in ACC_STAGES,
                   f"Acc stages must be an integer from {ACC_STAGES[0]} to {ACC_STAGES[-1]}")
+        if all(isinstance(getattr(self, n), int) and not isinstance(getattr(self, n), bool)
+               for n in ("rows", "cols", "block", "lanes")) \
+                and self.block in BLOCK_SIZES and self.lanes >= 1 and self.block % self.lanes == 0:
+            pes, cycles = self.rows * self.cols, self.block // self.lanes
+            shares = [s for s in range(1, cycles + 1) if pes % s == 0]
+            check_int(self.acc_share, lambda v: v in shares,
+                      f"Acc share must be one of {', '.join(map(str, shares))} (at most block / "
+                      f"lanes = {cycles} PEs, dividing rows × cols = {pes})")
+        else:
+            check_int(self.acc_share, lambda v: v >= 1, "Acc share must be a positive integer")
+
         def check_names(field, codes, refusal, required=()):
             # a list of names: known ones only (at least one unless some are required), kept in
             # code order with the required ones added
@@ -211,14 +227,22 @@ class Config:
         return self.pipe_multiply + self.pipe_place + self.sum_latency + self.pipe_sum
 
     @property
+    def share_latency(self):
+        """Cycles the last PE of an Accumulate's group waits after the first: its block sum
+        enters the shared Accumulate acc_share - 1 cycles later, and the tile's result leaves
+        with it."""
+        return self.acc_share - 1
+
+    @property
     def latency(self):
         """Cycles from a `last` step's acceptance to its result's valid, without stalls (SPEC §4).
 
         1 into the input register, where the step issues its first chunk; cycles_per_step - 1
-        more chunks; pipe_unpack; the front end's registers (`front_latency`); Accumulate's
-        prepare and loop latencies; and 1 through the result buffer.
+        more chunks; pipe_unpack; the front end's registers (`front_latency`); the wait of a
+        shared Accumulate's last PE (`share_latency`); Accumulate's prepare and loop latencies;
+        and 1 through the result buffer.
         """
-        return (self.cycles_per_step + self.pipe_unpack + self.front_latency
+        return (self.cycles_per_step + self.pipe_unpack + self.front_latency + self.share_latency
                 + self.prepare_latency + self.accumulate_latency + 1)
 
     @property
@@ -229,7 +253,8 @@ class Config:
         (the same delay for every step, so it does not count) and writes it back
         `accumulate_latency` cycles later; the next step on that slot must read at least one
         cycle after the write, so consecutive uses must issue accumulate_latency + 1 cycles apart.
-        (A `first` step does not read its slot and never waits for it.)
+        (A `first` step does not read its slot and never waits for it.) A shared Accumulate reads
+        and writes its group's PE j j cycles later than its PE 0: the same distance.
         """
         return -(-(self.accumulate_latency + 1) // self.cycles_per_step)
 
@@ -305,6 +330,7 @@ class Config:
             "rows": self.rows, "cols": self.cols, "block": self.block, "lanes": self.lanes,
             "depth": self.depth, "formats": list(self.formats), "modes": list(self.modes),
             **{name: getattr(self, name) for name in PIPELINE},
+            "acc_share": self.acc_share,
         }
 
     def manifest(self, top="mxdpu"):
@@ -364,8 +390,8 @@ _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: so a stream rotating over its slots runs at full rate.
 PRESETS = {
     "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=16, **_FAST_ACC),
-    "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=8, **_FAST_ACC),
-    "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4, **_FAST_ACC),
+    "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=8, acc_share=2, **_FAST_ACC),
+    "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4, acc_share=4, **_FAST_ACC),
     "deepgemm128": Config(rows=1, cols=1, block=128, lanes=32, depth=4, **_FAST_ACC),
 }
 

@@ -1,5 +1,5 @@
-"""The processing element: multiply, place on the grid, block sum, specials, accumulate and its
-slot store.
+"""The processing element: multiply, place on the grid, block sum, specials and its slot store;
+the Accumulate a group of `acc_share` PEs shares (`SharedAccumulate`).
 
 A PE takes `lanes` decoded A and B operands a cycle (decoded once per row / column by the tile)
 and, `block / lanes` cycles later plus the pipeline's, has the exact block sum of its step.
@@ -22,7 +22,8 @@ from .formats import unpacked_layout
 from .pipeline import delay
 from .vendor import VendorPath
 
-__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore", "ProcessingElement", "product_layout"]
+__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore",
+           "ProcessingElement", "SharedAccumulate", "block_layout", "product_layout"]
 
 
 def product_layout(grid):
@@ -319,21 +320,91 @@ class BlockSum(wiring.Component):
         return m
 
 
-class ProcessingElement(wiring.Component):
-    """One PE of the tile: the exact path when "exact" is built, the vendor path (`VendorPath`)
-    when a vendor mode is, and the slots they share.
+def block_layout(grid):
+    """A PE's block as it enters Accumulate (stage E): the exact sum, the step's scales and the
+    block's specials (`invalid` with the step's format check OR-ed in)."""
+    return data.StructLayout({"sum": signed(grid.sum_width), "a_scale": 8, "b_scale": 8,
+                              "nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
 
-    Stage M (operands `a`, `b`, `start`; `chunk`, `a_format`, `b_format`): BlockSum, the block
-    sum and its specials `config.front_latency` cycles after a step's last chunk; VendorTerms.
-    Stage E (`a_scale`, `b_scale`, `format_invalid`): Accumulate prepares the block sum.
-    Stage R (`slot`, `first`, `mode`), `config.prepare_latency` cycles later: the slot is read.
-    Stage W, `config.accumulate_latency` cycles after R: `result`/`flags` appear, the exact or the
-    vendor path's by `write_mode`, and `write` (with `write_slot`, `write_last`) stores them, or
-    +0 when `last`.
+
+class SharedAccumulate(wiring.Component):
+    """One Accumulate for a group of `config.acc_share` PEs (members 0 .. acc_share - 1).
+
+    Stage E (`load` high): every member's `blocks[j]`. Member 0's enters Accumulate now, member
+    j's, held, j cycles later. Member j's slot value (`d[j]`, `d_flags[j]`) is read
+    `config.prepare_latency` cycles after its block entered, and its `result`/`flags` appear
+    `config.accumulate_latency` cycles after that: at stage W + j of the group's step.
+    Throughput: a group's step every `acc_share` cycles or more (the caller's steps take
+    `cycles_per_step` >= acc_share cycles). With acc_share 1 it is the PE's own Accumulate.
     """
 
     def __init__(self, config, grid):
         self.config, self.grid = config, grid
+        share = config.acc_share
+        super().__init__({
+            "blocks": In(data.ArrayLayout(block_layout(grid), share)),
+            "load": In(1),
+            "d": In(data.ArrayLayout(32, share)), "d_flags": In(data.ArrayLayout(4, share)),
+            "result": Out(32), "flags": Out(4),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, grid, share = self.config, self.grid, self.config.acc_share
+        layout = block_layout(grid)
+
+        # member j is served j cycles after `load` and read prepare_latency cycles later
+        serving, reading = [self.load], [None]
+        for j in range(1, share):
+            serving.append(delay(m, serving[-1], 1, f"serving{j}"))
+            reading.append(delay(m, serving[j], config.prepare_latency, f"reading{j}"))
+        # members 1 .. share - 1 wait in a register loaded with the group's blocks
+        block, d = self.blocks[0].as_value(), Cat(self.d[0], self.d_flags[0])
+        for j in range(1, share):
+            held = Signal(layout, name=f"held{j}", reset_less=True)
+            with m.If(self.load):
+                m.d.sync += held.eq(self.blocks[j])
+            block = Mux(serving[j], held.as_value(), block)
+            d = Mux(reading[j], Cat(self.d[j], self.d_flags[j]), d)
+        served = Signal(layout)
+        read = Signal(data.StructLayout({"d": 32, "flags": 4}))
+        m.d.comb += [served.eq(block), read.eq(d)]
+
+        m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
+                                                   stages=config.acc_stages,
+                                                   prepare_stages=config.prep_stages)
+        scale_nan = (served.a_scale == 0xFF) | (served.b_scale == 0xFF)
+        m.d.comb += [getattr(acc, name).eq(getattr(served, name))
+                     for name in ("sum", "invalid", "pos_inf", "neg_inf")]
+        m.d.comb += [
+            # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
+            acc.scale.eq(served.a_scale + served.b_scale - 254),
+            acc.nan.eq(served.nan | scale_nan),
+            acc.d.eq(read.d), acc.d_flags.eq(read.flags),
+            self.result.eq(acc.result), self.flags.eq(acc.flags),
+        ]
+        return m
+
+
+class ProcessingElement(wiring.Component):
+    """One PE of the tile: the exact path's front end when "exact" is built (its Accumulate is
+    the group's, `SharedAccumulate`), the vendor path (`VendorPath`) when a vendor mode is, and
+    the slots they share.
+
+    `member` (0 .. acc_share - 1) is the PE's place in its Accumulate's group: its stages R and
+    W come `member` cycles later than the group's.
+    Stage M (operands `a`, `b`, `start`; `chunk`, `a_format`, `b_format`): BlockSum, the block
+    sum and its specials `config.front_latency` cycles after a step's last chunk; VendorTerms.
+    Stage E (`a_scale`, `b_scale`, `format_invalid`): `block`, for the group's Accumulate.
+    Stage R, `config.prepare_latency` + `member` cycles later (`slot`, `first`, `mode`): the
+    slot is read (`d`, `d_flags`).
+    Stage W, `config.accumulate_latency` cycles after R (`exact_result`, `exact_flags` from the
+    group's Accumulate): `result`/`flags` appear, the exact or the vendor path's by
+    `write_mode`, and `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
+    """
+
+    def __init__(self, config, grid, member=0):
+        self.config, self.grid, self.member = config, grid, member
         operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
         members = {
             "a": In(operands), "b": In(operands),
@@ -342,8 +413,12 @@ class ProcessingElement(wiring.Component):
             "slot": In(config.slot_width), "first": In(1), "mode": In(2),
             "write": In(1), "write_slot": In(config.slot_width), "write_last": In(1),
             "write_mode": In(2),
+            "d": Out(32), "d_flags": Out(4),
             "result": Out(32), "flags": Out(4),
         }
+        if "exact" in config.modes:
+            members.update({"block": Out(block_layout(grid)),
+                            "exact_result": In(32), "exact_flags": In(4)})
         if config.cycles_per_step > 1:
             members["chunk"] = In(range(config.cycles_per_step))
         super().__init__(members)
@@ -356,6 +431,8 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [
             slots.read_slot.eq(self.slot),
             slots.read_first.eq(self.first),
+            self.d.eq(slots.d),
+            self.d_flags.eq(slots.d_flags),
             slots.write.eq(self.write),
             slots.write_slot.eq(self.write_slot),
             slots.write_last.eq(self.write_last),
@@ -367,26 +444,15 @@ class ProcessingElement(wiring.Component):
         if "exact" in config.modes:
             m.submodules.front = front = BlockSum(config, grid)
             m.d.comb += [front.a.eq(self.a), front.b.eq(self.b), front.start.eq(self.start)]
-            # stage E: Accumulate starts; stage R: the slot is read; stage W: the result
-            m.submodules.accumulate = acc = Accumulate(sum_width=grid.sum_width, grid_lsb=grid.lsb,
-                                                       stages=config.acc_stages,
-                                                       prepare_stages=config.prep_stages)
-            scale_nan = (self.a_scale == 0xFF) | (self.b_scale == 0xFF)
-            m.d.comb += [
-                acc.sum.eq(front.sum),
-                # the block's weight is 2^(sa - 127) · 2^(sb - 127) on the grid
-                acc.scale.eq(self.a_scale + self.b_scale - 254),
-                acc.nan.eq(front.nan | scale_nan),
-                acc.invalid.eq(front.invalid | self.format_invalid),
-                acc.pos_inf.eq(front.pos_inf),
-                acc.neg_inf.eq(front.neg_inf),
-                acc.d.eq(slots.d),
-                acc.d_flags.eq(slots.d_flags),
-            ]
-            results["exact"] = (acc.result, acc.flags)
+            # stage E: the block leaves for the group's Accumulate; stage W: its result
+            m.d.comb += [getattr(self.block, name).eq(getattr(front, name))
+                         for name in ("sum", "nan", "pos_inf", "neg_inf")]
+            m.d.comb += [self.block.a_scale.eq(self.a_scale), self.block.b_scale.eq(self.b_scale),
+                         self.block.invalid.eq(front.invalid | self.format_invalid)]
+            results["exact"] = (self.exact_result, self.exact_flags)
 
         if config.vendor_modes:
-            m.submodules.vendor = vendor = VendorPath(config, grid)
+            m.submodules.vendor = vendor = VendorPath(config, grid, wait=self.member)
             m.d.comb += [
                 vendor.a.eq(self.a), vendor.b.eq(self.b),
                 vendor.a_format.eq(self.a_format), vendor.b_format.eq(self.b_format),

@@ -5,7 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import Grid, unpacked_layout
-from .pe import ProcessingElement
+from .pe import ProcessingElement, SharedAccumulate
 from .pipeline import delay
 from .unpack import Unpack
 from .vendor import formats_invalid
@@ -18,10 +18,13 @@ class Tile(wiring.Component):
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
     `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
-    Latency: `pipe_unpack + Config.front_latency + Config.prepare_latency
+    Latency: `pipe_unpack + Config.front_latency + Config.share_latency + Config.prepare_latency
     + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's
     `slot` and `last`, and `d` / `flags` hold
-    every PE's new slot value (then written to the slot). Throughput: a chunk a cycle.
+    every PE's new slot value (written to the slot then or, for a PE served earlier by its shared
+    Accumulate, up to share_latency cycles before and held). Throughput: a chunk a cycle.
+    The PEs, in row-major order, are taken in groups of `acc_share` with one Accumulate each
+    (`SharedAccumulate`); PE j of a group reads and writes its slot j cycles after PE 0.
     The step's `mode` (SPEC §6; with one mode built, that mode) travels beside `slot`, `first` and
     `last` to the slot read and the write; its formats and `chunk` go to the vendor path's stage M.
     The caller never issues a step that reads a slot before its previous value is written.
@@ -99,25 +102,53 @@ class Tile(wiring.Component):
                      slot_use.mode.eq(entry.mode)]
         read = delay(m, slot_use, config.prepare_latency, "read")
         written = delay(m, read, config.accumulate_latency, "write")
-        m.d.comb += [self.done.eq(written.done), self.slot.eq(written.slot),
-                     self.last.eq(written.last)]
+        # a shared Accumulate's member j reads and writes its slot j cycles later
+        share = config.acc_share
+        reads, writes = [read], [written]
+        for j in range(1, share):
+            reads.append(delay(m, reads[-1], 1, f"read_member{j}"))
+            writes.append(delay(m, writes[-1], 1, f"write_member{j}"))
+        last_write = writes[-1]  # the group's last member: the tile's result leaves with it
+        m.d.comb += [self.done.eq(last_write.done), self.slot.eq(last_write.slot),
+                     self.last.eq(last_write.last)]
 
         # the vendor path's stage M: the formats and the cycle's place in the step
         at_multiply = delay(m, Cat(step.a_format, step.b_format, self.chunk), config.pipe_unpack,
                             "multiply_control")
-        for r in range(cfg_rows):
-            for c in range(cfg_cols):
-                m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid)
+        exact = "exact" in config.modes
+        for index in range(cfg_rows * cfg_cols):
+            r, c = divmod(index, cfg_cols)
+            group, j = divmod(index, share)
+            if exact and j == 0:
+                # named for the synthesis report's accumulate stage (with its held blocks)
+                m.submodules[f"accumulate{group}"] = shared = SharedAccumulate(config, self.grid)
+                m.d.comb += shared.load.eq(block_done)
+            m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid, member=j)
+            read_j, write_j = reads[j], writes[j]
+            m.d.comb += [
+                pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
+                pe.a_format.eq(at_multiply[:3]), pe.b_format.eq(at_multiply[3:6]),
+                pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
+                pe.format_invalid.eq(entry.format_invalid),
+                pe.slot.eq(read_j.slot), pe.first.eq(read_j.first), pe.mode.eq(read_j.mode),
+                pe.write.eq(write_j.done), pe.write_slot.eq(write_j.slot),
+                pe.write_last.eq(write_j.last), pe.write_mode.eq(write_j.mode),
+            ]
+            if exact:
                 m.d.comb += [
-                    pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
-                    pe.a_format.eq(at_multiply[:3]), pe.b_format.eq(at_multiply[3:6]),
-                    pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
-                    pe.format_invalid.eq(entry.format_invalid),
-                    pe.slot.eq(read.slot), pe.first.eq(read.first), pe.mode.eq(read.mode),
-                    pe.write.eq(written.done), pe.write_slot.eq(written.slot),
-                    pe.write_last.eq(written.last), pe.write_mode.eq(written.mode),
-                    self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags),
+                    shared.blocks[j].eq(pe.block), shared.d[j].eq(pe.d),
+                    shared.d_flags[j].eq(pe.d_flags),
+                    pe.exact_result.eq(shared.result), pe.exact_flags.eq(shared.flags),
                 ]
-                if chunks > 1:
-                    m.d.comb += pe.chunk.eq(at_multiply[6:])
+            if chunks > 1:
+                m.d.comb += pe.chunk.eq(at_multiply[6:])
+            if j == share - 1:
+                m.d.comb += [self.d[r][c].eq(pe.result), self.flags[r][c].eq(pe.flags)]
+            else:
+                # written earlier than the group's last member: held until the tile's result
+                # d (32 bits) and flags (4), the result as `Cat(result, flags)`
+                held = Signal(36, name=f"result{r}_{c}", reset_less=True)
+                with m.If(write_j.done):
+                    m.d.sync += held.eq(Cat(pe.result, pe.flags))
+                m.d.comb += [self.d[r][c].eq(held[:32]), self.flags[r][c].eq(held[32:])]
         return m

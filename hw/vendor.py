@@ -333,15 +333,16 @@ class VendorPath(wiring.Component):
     L / lanes cycles, or a cycle brings lanes / L chunks), held to the step's last cycle.
     Stage E, `config.front_latency` cycles after the step's last cycle at M (`a_scale`,
     `b_scale`, `format_invalid`: the formats the step's mode takes).
-    Stage R, `config.prepare_latency` cycles later (`mode`, `c`, `c_flags`: the slot read):
-    the chunks' VendorAccumulate in order, the first from `c`; a mode not built (or 3) gives
-    0x7FC00000 with invalid; `c_flags` are OR-ed in.
+    Stage R, `config.prepare_latency` + `wait` cycles later (`mode`, `c`, `c_flags`: the slot
+    read; `wait` is the PE's place in its shared Accumulate's group, whose slot reads are
+    staggered a cycle apart): the chunks' VendorAccumulate in order, the first from `c`; a mode
+    not built (or 3) gives 0x7FC00000 with invalid; `c_flags` are OR-ed in.
     Stage W, `config.accumulate_latency` cycles after R: `result`, `flags`.
     Throughput: a step every `config.cycles_per_step` cycles.
     """
 
-    def __init__(self, config, grid):
-        self.config, self.grid = config, grid
+    def __init__(self, config, grid, wait=0):
+        self.config, self.grid, self.wait = config, grid, wait
         operands = data.ArrayLayout(unpacked_layout(grid), config.lanes)
         members = {
             "a": In(operands), "b": In(operands), "a_format": In(3), "b_format": In(3),
@@ -386,12 +387,12 @@ class VendorPath(wiring.Component):
             with m.If(self.chunk == (e + 1) * gather - 1):
                 m.d.sync += hold.eq(completed)
             held.append(hold)
-        chunks = delay(m, Cat(*held, completed), config.front_latency + config.prepare_latency,
-                       "chunks")
+        chunks = delay(m, Cat(*held, completed),
+                       config.front_latency + config.prepare_latency + self.wait, "chunks")
 
         # stage E -> R
         scales = delay(m, Cat(self.a_scale, self.b_scale, self.format_invalid),
-                       config.prepare_latency, "scales")
+                       config.prepare_latency + self.wait, "scales")
         a_scale, b_scale, format_invalid = scales[:8], scales[8:16], scales[16]
         common = Signal(data.StructLayout({"scale": range(-254, 257), "nan": 1, "invalid": 1,
                                            "hopper": 1}))

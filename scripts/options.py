@@ -43,6 +43,9 @@ def add_config_arguments(parser, default_preset="dpu"):
     group.add_argument("--acc-stages", type=int,
                        help=f"pipeline registers in the accumulation loop, {ACC_STAGES[0]} to "
                             f"{ACC_STAGES[-1]} (default: the preset's)")
+    group.add_argument("--acc-share", type=int,
+                       help="PEs per accumulator, 1 (none shared) to block/lanes, dividing "
+                            "rows*cols; latency grows by N-1 (default: the preset's)")
 
 
 def config_from_args(args):

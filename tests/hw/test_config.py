@@ -106,6 +106,10 @@ def test_cycles_per_step_is_block_over_lanes():
     (dict(pipe_place=2), "Pipe place must be 0 or 1, not 2"),
     (dict(pipe_tree=6), "Pipe tree must be an integer from 0 to 5, not 6"),
     (dict(sum_slices=0), "Sum slices must be an integer from 1 to 4, not 0"),
+    (dict(rows=2, cols=3, block=32, lanes=8, acc_share=4),
+     "Acc share must be one of 1, 2, 3 (at most block / lanes = 4 PEs, dividing rows × cols = 6), not 4"),
+    (dict(lanes=32, rows=2, acc_share=2),
+     "Acc share must be one of 1 (at most block / lanes = 1 PEs, dividing rows × cols = 2), not 2"),
 ])
 def test_invalid_pipeline_setting_refused_in_one_line(params, message):
     with pytest.raises(ConfigError) as info:
@@ -137,8 +141,16 @@ def test_manifest_has_pipeline_settings_latency_and_acc_latency():
     assert (manifest["latency"], manifest["acc_latency"], manifest["cycles_per_step"]) == (8, 4, 1)
 
 
+def test_shared_accumulate_adds_share_minus_one_to_latency_only():
+    cfg = Config(rows=2, cols=2, block=32, lanes=8, acc_stages=8, prep_stages=4)
+    shared = cfg.replace(acc_share=4)
+    assert shared.manifest()["parameters"]["acc_share"] == 4
+    assert shared.share_latency == 3 and shared.latency == cfg.latency + 3
+    assert shared.acc_latency == cfg.acc_latency
+
+
 @pytest.mark.parametrize("name, latency, acc_latency, cycles, step_bits, result_bits", [
-    ("dpu", 16, 9, 1, 540, 40), ("tile2x2", 17, 5, 2, 1067, 147), ("tile4x4", 19, 3, 4, 2122, 578),
+    ("dpu", 16, 9, 1, 540, 40), ("tile2x2", 18, 5, 2, 1067, 147), ("tile4x4", 22, 3, 4, 2122, 578),
     ("deepgemm128", 19, 3, 4, 2074, 38)])
 def test_preset_figures_are_the_readme_table(name, latency, acc_latency, cycles, step_bits, result_bits):
     config = PRESETS[name]

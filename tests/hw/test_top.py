@@ -14,7 +14,14 @@ from mxdpu.verif.stimulus import StreamBuilder, expected_results, make_stream
 from tests import common
 from tests.common import TOP_CONFIGS
 
-CONFIGS = TOP_CONFIGS
+#: tile shapes whose PEs share an Accumulate (`acc_share`): two PEs on one, four on one with
+#: the presets' Accumulate registers
+SHARED_CONFIGS = {
+    "r1c2_k16_lanes4_share2": Config(rows=1, cols=2, block=16, lanes=4, depth=1, acc_share=2),
+    "r2c2_k32_lanes8_share4": Config(rows=2, cols=2, block=32, lanes=8, depth=3, prep_stages=4,
+                                     acc_stages=8, acc_share=4),
+}
+CONFIGS = {**TOP_CONFIGS, **SHARED_CONFIGS}
 #: the pipeline settings at both ends, on a step of one cycle and of several
 PIPELINES = {
     "no_registers": dict(pipe_unpack=0, pipe_multiply=0, pipe_place=0, pipe_tree=0, sum_slices=1,
@@ -23,8 +30,8 @@ PIPELINES = {
                           pipe_sum=1, prep_stages=6, acc_stages=12),
     "front_registers": dict(pipe_place=1, pipe_tree=2, sum_slices=2),
 }
-#: every configuration of TOP_CONFIGS; `make check` keeps the small one, the others are slow
-config_params = common.config_params(TOP_CONFIGS)
+#: every configuration of CONFIGS; `make check` keeps the small ones, the others are slow
+config_params = common.config_params(CONFIGS, quick=(common.QUICK_TOP_CONFIG, *SHARED_CONFIGS))
 
 
 def check(config, stream, run):
@@ -135,6 +142,17 @@ def test_pipeline_settings(pipeline, lanes):
     assert measured_latency(config) == config.latency
     assert measured_acc_latency(config) == config.acc_latency
     stream = make_stream(config, "hazards", 13, 80)
+    run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=4)
+    assert check(config, stream, run) == len(expected_results(config, stream)) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", list(PIPELINES.values()), ids=list(PIPELINES))
+def test_pipeline_settings_with_four_pes_on_one_accumulate(pipeline):
+    config = Config(rows=2, cols=2, block=32, lanes=8, depth=16, acc_share=4, **pipeline)
+    assert measured_latency(config) == config.latency
+    assert measured_acc_latency(config) == config.acc_latency
+    stream = make_stream(config, "hazards", 13, 60)
     run = run_stream(config, stream, idle=0.2, backpressure=0.3, seed=4)
     assert check(config, stream, run) == len(expected_results(config, stream)) > 0
 

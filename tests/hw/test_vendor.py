@@ -16,7 +16,7 @@ from mxdpu.hw.unpack import Unpack
 from mxdpu.hw.vendor import VendorAccumulate, VendorTerms, formats_invalid
 from mxdpu.verif.modes import vendor_steps
 from mxdpu.verif.stimulus import random_chunks
-from tests.common import TOP_CONFIGS, config_params
+from tests.common import QUICK_TOP_CONFIG, TOP_CONFIGS, config_params
 
 ALL_MODE_FORMATS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1")
 
@@ -124,8 +124,11 @@ def test_format_outside_mode_or_not_enabled():
 
 THREE_MODES = ("exact", "blackwell", "hopper")
 #: TOP_CONFIGS with every mode built (the 1×1 one with every format a vendor mode takes)
+#: TOP_CONFIGS and two PEs sharing one Accumulate (the vendor path's results staggered alike)
+SHARED = "r1c2_k16_lanes4_share2"
 MODE_CONFIGS = {name: config.replace(modes=THREE_MODES, **({"formats": ALL_MODE_FORMATS} if name == "dpu" else {}))
-                for name, config in TOP_CONFIGS.items()}
+                for name, config in {**TOP_CONFIGS, SHARED: TOP_CONFIGS[QUICK_TOP_CONFIG].replace(
+                    acc_share=2)}.items()}
 
 
 class ModeSteps:
@@ -174,14 +177,14 @@ def mixed_steps(config, seed, count, modes=(0, 1, 2), slots=None):
                         rng.random() < 0.25, rng.random() < 0.35) for n in range(count)]
 
 
-@config_params(MODE_CONFIGS)
+@config_params(MODE_CONFIGS, quick=(QUICK_TOP_CONFIG, SHARED))
 def test_modes_mixed_on_random_slots_idle_backpressure(config):
     steps = mixed_steps(config, 31, 80, modes=(0, 1, 2, 1, 2, 3))
     results = run_and_check(config, steps, idle=0.2, backpressure=0.3, seed=7)
     assert len(results) > 10
 
 
-@config_params(MODE_CONFIGS)
+@config_params(MODE_CONFIGS, quick=(QUICK_TOP_CONFIG, SHARED))
 def test_modes_mixed_on_one_slot_back_to_back(config):
     # every step reads the slot the step before wrote: a chain of modes, first and last inside
     steps = mixed_steps(config, 37, 40, slots=[0] * 40)
@@ -194,11 +197,14 @@ SINGLE_MODE_BUILDS = {"blackwell": ("blackwell",), "hopper": ("hopper",),
                       "exact_hopper": ("exact", "hopper")}
 
 
+@pytest.mark.parametrize("acc_share", [1, 2])
 @pytest.mark.parametrize("modes", list(SINGLE_MODE_BUILDS.values()), ids=list(SINGLE_MODE_BUILDS))
-def test_builds_without_every_mode(modes):
+def test_builds_without_every_mode(modes, acc_share):
     # one mode built: no mode field, every step runs in it; exact and hopper: a step naming
-    # blackwell or 3 gives SPEC §2's NaN with invalid (sticky in its slot)
-    config = Config(rows=1, cols=2, block=32, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=modes)
+    # blackwell or 3 gives SPEC §2's NaN with invalid (sticky in its slot); with acc_share 2 the
+    # second PE's vendor path (and exact path) runs a cycle later
+    config = Config(rows=1, cols=2, block=32, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=modes,
+                    acc_share=acc_share)
     steps = mixed_steps(config, 41, 40, modes=(0, 1, 2, 3))
     for step in steps:
         step["last"] = 1

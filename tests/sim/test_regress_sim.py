@@ -13,8 +13,10 @@ from mxdpu.verif.stimulus import SETS, sets_for
 # every test here builds and runs a simulator
 pytestmark = pytest.mark.slow
 
-# A small tile: 2×2 PEs, k = 16 in two 8-lane cycles per step, two slots.
-CONFIGS = {"dpu": PRESETS["dpu"], "tile2x2_k16": Config(rows=2, cols=2, block=16, lanes=8, depth=2)}
+# A small tile: 2×2 PEs, k = 16 in two 8-lane cycles per step, two slots, two PEs on each
+# Accumulate (their slot reads and writes a cycle apart).
+CONFIGS = {"dpu": PRESETS["dpu"],
+           "tile2x2_k16": Config(rows=2, cols=2, block=16, lanes=8, depth=2, acc_share=2)}
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
