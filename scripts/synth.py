@@ -62,9 +62,10 @@ def parse_seeds(text):
 
 def config_slug(config):
     """A short directory name that tells configurations apart."""
-    formats = "-".join(config.formats)
+    formats, modes = "-".join(config.formats), "-".join(config.modes)
     return (f"r{config.rows}c{config.cols}_k{config.block}_l{config.lanes}_d{config.depth}_{formats}"
-            f"_p{''.join(str(getattr(config, name)) for name in PIPELINE)}")
+            f"_{modes}_p{'-'.join(str(getattr(config, name)) for name in PIPELINE)}"
+            f"_s{config.acc_share}")
 
 
 def measure(config, targets, build_dir, fmax=False, freq=100.0, axis_width=64, ecp5_device=None,
