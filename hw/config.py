@@ -385,11 +385,16 @@ PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slic
 #: acc_latency is then 9 steps at one cycle per step, 5 at two, 3 at four. (The later cuts, the
 #: count's tree and the two-step shifts, are settings until the whole design is placed with them.)
 _FAST_ACC = dict(prep_stages=4, acc_stages=8)
+#: Every pipeline register (issue 8: the fastest placed setting, 2x the Fmax of the default front
+#: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, Multiply and
+#: PlaceOnGrid, after every level of Sum's tree, three bit slices, every Accumulate cut.
+_EVERY_REGISTER = dict(pipe_unpack=1, pipe_multiply=1, pipe_place=1, pipe_tree=1, sum_slices=3,
+                       pipe_sum=1, prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
 #: so a stream rotating over its slots runs at full rate.
 PRESETS = {
-    "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=16, **_FAST_ACC),
+    "dpu": Config(rows=1, cols=1, block=32, lanes=32, depth=16, **_EVERY_REGISTER),
     "tile2x2": Config(rows=2, cols=2, block=32, lanes=16, depth=8, acc_share=2, **_FAST_ACC),
     "tile4x4": Config(rows=4, cols=4, block=32, lanes=8, depth=4, acc_share=4, **_FAST_ACC),
     "deepgemm128": Config(rows=1, cols=1, block=128, lanes=32, depth=4, **_FAST_ACC),
