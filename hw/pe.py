@@ -36,6 +36,13 @@ def product_layout(grid):
     })
 
 
+def add_level(terms):
+    """One level of a balanced adder tree: neighbours added in pairs (an odd last one passes);
+    each sum is one bit wider than its operands, so the tree is exact."""
+    return [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+            for i in range(0, len(terms), 2)]
+
+
 class Multiply(wiring.Component):
     """Multiply two decoded operands exactly (combinational): the signed significand product and
     the exponent sum.
@@ -52,7 +59,10 @@ class Multiply(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
+        rows = [Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width)]
+        while len(rows) > 1:  # a balanced tree: two short carry chains in series, not three
+            rows = add_level(rows)
+        magnitude = rows[0]
         m.d.comb += [
             self.product.value.eq(Mux(self.a.sign ^ self.b.sign, -magnitude, magnitude)),
             self.product.exp.eq(self.a.exp + self.b.exp),
@@ -129,9 +139,8 @@ class Sum(wiring.Component):
         for s, (low, width) in enumerate(slices):
             terms = [self.rows[i][low:low + width] for i in range(self.lanes)]
             level = 0
-            while len(terms) > 1:  # a balanced tree; each level's sums are one bit wider: exact
-                terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                         for i in range(0, len(terms), 2)]
+            while len(terms) > 1:
+                terms = add_level(terms)
                 level += 1
                 if self.pipe_tree and level % self.pipe_tree == 0 and len(terms) > 1:
                     terms = [delay(m, t, 1, f"slice{s}_level{level}_{i}", reset_less=True)
