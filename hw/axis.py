@@ -65,9 +65,10 @@ class _Framing(wiring.Component):
 class StepAssembler(_Framing):
     """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
 
-    Accepts one beat a cycle; the completed payload is offered the cycle after its last beat and
-    leaves on the same edge as the next frame's first beat when `payload.ready` is high, so a
-    stream of frames passes at one beat per cycle.
+    Accepts one beat a cycle. A completed frame moves to the payload register, offered the cycle
+    after its last beat, while the next frame's beats shift in; only a last beat waits, while the
+    payload before it is still offered. So TREADY comes from flip-flops and never waits for
+    `payload.ready`, and a stream of frames passes at one beat per cycle.
     """
 
     def __init__(self, payload_width, data_width):
@@ -76,28 +77,30 @@ class StepAssembler(_Framing):
     def elaborate(self, platform):
         m = Module()
         width, count_beats = self.data_width, self.count_beats
-        # beats shift in from the top, so after the last one beat 0 sits at bits 0 .. W-1;
+        # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
         # `count` is the index of the next beat, up to the frame's last
         frame, count = self._frame_registers()
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
+        payload = Signal(self.payload_width)
         full = Signal()
 
         beat = Signal()
+        completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
         m.d.comb += [
-            self.axis.tready.eq(~full | self.payload.ready),
+            self.axis.tready.eq(~(full & (count == count_beats - 1))),
             beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
-            self.payload.p.eq(frame[:self.payload_width]),
+            self.payload.p.eq(payload),
         ]
         with m.If(self.payload.valid & self.payload.ready):
             m.d.sync += full.eq(0)
         with m.If(beat):
-            m.d.sync += frame.eq(Cat(frame[width:], self.axis.tdata))
+            m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
                 m.d.sync += [count.eq(0), overlong.eq(0)]
                 with m.If((count == count_beats - 1) & ~overlong):
-                    m.d.sync += full.eq(1)
+                    m.d.sync += [payload.eq(completed[:self.payload_width]), full.eq(1)]
             with m.Elif(count == count_beats - 1):
                 m.d.sync += overlong.eq(1)
             with m.Else():
