@@ -59,10 +59,10 @@ class Multiply(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rows = [Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width)]
-        while len(rows) > 1:  # a balanced tree: two short carry chains in series, not three
-            rows = add_level(rows)
-        magnitude = rows[0]
+        # summed in a row, not as a tree: Yosys maps the chain of adds to carry chains; a balanced
+        # tree placed no faster on ECP5 (93.4 against 95.3 MHz, Multiply the limit either way) and
+        # took 26 more LUT4 per product
+        magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
         m.d.comb += [
             self.product.value.eq(Mux(self.a.sign ^ self.b.sign, -magnitude, magnitude)),
             self.product.exp.eq(self.a.exp + self.b.exp),
