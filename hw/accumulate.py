@@ -371,10 +371,9 @@ class Widths:
         self.ev = _range_shape(ev_lo, ev_hi)
         # D's leading-place exponent: -126 for zeros and subnormals (kept unnormalised), else the
         # biased field less 127 (up to 128 for Inf and NaN, whose result is overridden); big's
-        # exponent is the larger, so it is never below -126.
+        # exponent is the larger, so it is never below -126 nor above eb_hi.
         ed_lo, ed_hi = _EMIN, _EXP_ALL_ONES - _BIAS
         self.eb_hi = max(ev_hi, ed_hi)
-        self.eb = _range_shape(_EMIN, self.eb_hi)
         # The exponent difference e_v - e_d, either sign, and the alignment distance (its size).
         self.diff = _range_shape(ev_lo - ed_hi, ev_hi - ed_lo)
         self.dist = _range_shape(0, max(ev_hi - ed_lo, ed_hi - ev_lo))

@@ -58,7 +58,7 @@ class Config:
     pipe_sum      -- 1: a register after the exact block sum (Sum).
     prep_stages   -- pipeline registers in Accumulate's prepare part, before the slot read, 0 to 6
                      (they add latency, not acc_latency).
-    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 11.
+    acc_stages    -- pipeline registers in Accumulate's loop, slot read to slot write, 0 to 12.
     acc_share     -- PEs per Accumulate, 1 (none shared) to cycles_per_step, dividing rows × cols:
                      the PEs, in row-major order, are taken in groups of acc_share, and a group's
                      block sums enter its one Accumulate a cycle apart (latency + acc_share - 1;
@@ -382,8 +382,8 @@ PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slic
             "prep_stages", "acc_stages")
 
 #: Accumulate's first four prepare and eight loop registers: the loop split for timing (issue 8);
-#: acc_latency is then 9 steps at one cycle per step, 5 at two, 3 at four. (The later cuts, the
-#: count's tree and the two-step shifts, are settings until the whole design is placed with them.)
+#: acc_latency is then 9 steps at one cycle per step, 5 at two, 3 at four. The presets other
+#: than dpu keep them (their shared Accumulate's area was measured with them).
 _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: Every pipeline register (issue 8: the fastest placed setting, 2x the Fmax of the default front
 #: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, Multiply and

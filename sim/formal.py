@@ -241,7 +241,8 @@ def _stage_proofs():
     for block in (16, 128):
         grid = Grid(Config(block=block, lanes=block))
         w = Widths(grid.sum_width, grid.lsb)
-        limit_shape = Shape.cast(range(w.eb_hi + 128))  # e_top - (-126), as Accumulate has it
+        # big's biased exponent, as Accumulate has it
+        limit_shape = Shape.cast(range(w.eb_hi + 128))
         proofs.update({
             f"count_k{block}": lambda w=w: CountMiter(w.mag),
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
