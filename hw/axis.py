@@ -80,6 +80,9 @@ class StepAssembler(_Framing):
         # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
         # `count` is the index of the next beat, up to the frame's last
         frame, count = self._frame_registers()
+        # `count` is at the frame's last beat: a register beside it, so the enables of the wide
+        # frame and payload registers are one level of logic from flip-flops
+        at_last = Signal(init=count_beats == 1)
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
         payload = Signal(self.payload_width)
@@ -88,7 +91,7 @@ class StepAssembler(_Framing):
         beat = Signal()
         completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
         m.d.comb += [
-            self.axis.tready.eq(~(full & (count == count_beats - 1))),
+            self.axis.tready.eq(~(full & at_last)),
             beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
@@ -98,13 +101,13 @@ class StepAssembler(_Framing):
         with m.If(beat):
             m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
-                m.d.sync += [count.eq(0), overlong.eq(0)]
-                with m.If((count == count_beats - 1) & ~overlong):
+                m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
+                with m.If(at_last & ~overlong):
                     m.d.sync += [payload.eq(completed[:self.payload_width]), full.eq(1)]
-            with m.Elif(count == count_beats - 1):
+            with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
             with m.Else():
-                m.d.sync += count.eq(count + 1)
+                m.d.sync += [count.eq(count + 1), at_last.eq(count == count_beats - 2)]
         return m
 
 

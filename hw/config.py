@@ -29,6 +29,8 @@ BLOCK_SIZES = (16, 32, 64, 128)
 #: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
 ACC_STAGES = range(len(LOOP_CUTS))
 PREP_STAGES = range(len(PREPARE_CUTS))
+#: Registers after (1) and inside (2: before the negation) Multiply.
+PIPE_MULTIPLY = range(0, 3)
 #: Levels between the registers of Sum's adder tree (0: none); a 32-lane tree has 5 levels.
 PIPE_TREE = range(0, 6)
 #: Bit slices Sum can cut the grid into.
@@ -49,7 +51,8 @@ class Config:
 
     Pipeline settings (they change latency and acc_latency, never results):
     pipe_unpack   -- 1: a register after the operand decode (Unpack).
-    pipe_multiply -- 1: a register after the significand products (Multiply).
+    pipe_multiply -- 1: a register after the significand products (Multiply); 2: and one inside
+                     Multiply, between the unsigned product and its negation.
     pipe_place    -- 1: a register after the products are placed on the grid (PlaceOnGrid).
     pipe_tree     -- a register after every pipe_tree-th level of Sum's adder tree but the last,
                      0 to 5 (0: none).
@@ -106,9 +109,11 @@ class Config:
             check_int(self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
         check_int(self.depth, lambda v: 1 <= v <= 256,
                   "Depth must be an integer from 1 to 256")
-        for name in ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_sum"):
+        for name in ("pipe_unpack", "pipe_place", "pipe_sum"):
             check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
+        check_int(self.pipe_multiply, lambda v: v in PIPE_MULTIPLY,
+                  "Pipe multiply must be 0, 1 or 2")
         check_int(self.pipe_tree, lambda v: v in PIPE_TREE,
                   f"Pipe tree must be an integer from {PIPE_TREE[0]} to {PIPE_TREE[-1]}")
         check_int(self.sum_slices, lambda v: v in SUM_SLICES,
@@ -203,6 +208,13 @@ class Config:
     def prepare_latency(self):
         """Cycles from the block sum to the slot read: one per register of Accumulate's prepare."""
         return self.prep_stages
+
+    @property
+    def slot_select_ahead(self):
+        """The slot read's one-hot select is decoded a cycle before the read, into a register
+        (`hw.pe.SlotStore`): whenever a register holds the read's slot a cycle earlier, that is
+        with at least one prepare register."""
+        return self.prepare_latency >= 1
 
     @property
     def accumulate_latency(self):
@@ -386,9 +398,11 @@ PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slic
 #: than dpu keep them (their shared Accumulate's area was measured with them).
 _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: Every pipeline register (issue 8: the fastest placed setting, 2x the Fmax of the default front
-#: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, Multiply and
-#: PlaceOnGrid, after every level of Sum's tree, three bit slices, every Accumulate cut.
-_EVERY_REGISTER = dict(pipe_unpack=1, pipe_multiply=1, pipe_place=1, pipe_tree=1, sum_slices=3,
+#: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, inside and after
+#: Multiply and after PlaceOnGrid, after every level of Sum's tree, three bit slices, every
+#: Accumulate cut.
+_EVERY_REGISTER = dict(pipe_unpack=1, pipe_multiply=PIPE_MULTIPLY[-1], pipe_place=1, pipe_tree=1,
+                       sum_slices=3,
                        pipe_sum=1, prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,

@@ -44,18 +44,25 @@ def add_level(terms):
 
 
 class Multiply(wiring.Component):
-    """Multiply two decoded operands exactly (combinational): the signed significand product and
-    the exponent sum.
+    """Multiply two decoded operands exactly: the signed significand product and the exponent sum.
 
     The significand product is written as its partial products (an AND row per bit of `b.sig`),
     so no tool infers a DSP multiplier for it, and negated here, on its 2 · sig_width + 1 bits,
     when the signs differ (not after the shift onto the wide grid).
+
+    Latency: 0 (combinational), or 1 with `cut`: a register between the unsigned product (with
+    the sign and the exponent sum beside it) and its negation, so the partial-product adds and
+    the negation's carry chain fall in different cycles. One product a cycle.
     """
 
-    def __init__(self, grid):
-        self.grid = grid
+    def __init__(self, grid, *, cut=False):
+        self.grid, self.cut = grid, cut
         layout = unpacked_layout(grid)
         super().__init__({"a": In(layout), "b": In(layout), "product": Out(product_layout(grid))})
+
+    @property
+    def latency(self):
+        return int(self.cut)
 
     def elaborate(self, platform):
         m = Module()
@@ -63,9 +70,13 @@ class Multiply(wiring.Component):
         # tree placed no faster on ECP5 (93.4 against 95.3 MHz, Multiply the limit either way) and
         # took 26 more LUT4 per product
         magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
+        negative, exp = self.a.sign ^ self.b.sign, self.a.exp + self.b.exp
+        magnitude, negative, exp = (delay(m, value, self.latency, f"{name}_cut", reset_less=True)
+                                    for name, value in (("magnitude", magnitude),
+                                                        ("negative", negative), ("exp", exp)))
         m.d.comb += [
-            self.product.value.eq(Mux(self.a.sign ^ self.b.sign, -magnitude, magnitude)),
-            self.product.exp.eq(self.a.exp + self.b.exp),
+            self.product.value.eq(Mux(negative, -magnitude, magnitude)),
+            self.product.exp.eq(exp),
         ]
         return m
 
@@ -212,14 +223,16 @@ class Specials(wiring.Component):
 class SlotStore(wiring.Component):
     """The PE's `depth` accumulator slots: FP32 value and sticky flags, +0 and clear after reset.
 
-    Read (combinational): `d`, `d_flags` of `read_slot`, or +0 / clear when `read_first`.
+    Read (combinational): `d`, `d_flags` of `read_slot`, or +0 / clear when `read_first`. With
+    `ahead`, `read_slot` and `read_first` come a cycle before the read and the one-hot select
+    they decode is a register, so the read is an AND-OR of the slots alone.
     Write (next edge): `write_d`, `write_flags` into `write_slot`, or +0 / clear when `write_last`.
     A slot number of `depth` or more (possible when depth is not a power of two) reads as +0 and
     stores nothing.
     """
 
-    def __init__(self, config):
-        self.depth = config.depth
+    def __init__(self, config, *, ahead=False):
+        self.depth, self.ahead = config.depth, ahead
         super().__init__({
             "read_slot": In(config.slot_width), "read_first": In(1),
             "d": Out(32), "d_flags": Out(4),
@@ -232,8 +245,9 @@ class SlotStore(wiring.Component):
         entry = data.StructLayout({"d": 32, "flags": 4})
         slots = [Signal(entry, name=f"slot{i}") for i in range(self.depth)]
         # one-hot read: a decoder and an AND-OR tree, no case statement with missing cases
-        read = [Mux(~self.read_first & (self.read_slot == i), slot.as_value(), 0)
-                for i, slot in enumerate(slots)]
+        select = delay(m, Cat(~self.read_first & (self.read_slot == i) for i in range(self.depth)),
+                       int(self.ahead), "read_select")
+        read = [Mux(select[i], slot.as_value(), 0) for i, slot in enumerate(slots)]
         value = Signal(entry)
         m.d.comb += [value.eq(reduce(operator.or_, read)), self.d.eq(value.d), self.d_flags.eq(value.flags)]
         for i, slot in enumerate(slots):
@@ -254,7 +268,7 @@ class BlockSum(wiring.Component):
     operands.
 
     Stage M (operands `a`, `b`, `start` on a step's first chunk): Multiply, Specials; then a
-    register if `config.pipe_multiply`. Stage P: PlaceOnGrid; then a register if
+    register if `config.pipe_multiply` (with 2, one more inside Multiply, before the negation). Stage P: PlaceOnGrid; then a register if
     `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
     `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
     to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
@@ -284,7 +298,7 @@ class BlockSum(wiring.Component):
         products = Signal(data.ArrayLayout(product_layout(grid), lanes))
         outs = []
         for i in range(lanes):
-            m.submodules[f"multiply{i}"] = multiply = Multiply(grid)
+            m.submodules[f"multiply{i}"] = multiply = Multiply(grid, cut=config.pipe_multiply == 2)
             m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
             outs.append(multiply.product)
         # whole-vector assignments (here and below): per-element ones make Icarus very slow,
@@ -293,7 +307,8 @@ class BlockSum(wiring.Component):
         chunk = Signal(SPECIALS)
         m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
         to_sum = config.pipe_multiply + config.pipe_place
-        products = delay(m, products, config.pipe_multiply, "products", reset_less=True)
+        products = delay(m, products, config.pipe_multiply - multiply.latency, "products",
+                         reset_less=True)
 
         # stage P
         rows = []
@@ -405,8 +420,9 @@ class ProcessingElement(wiring.Component):
     Stage M (operands `a`, `b`, `start`; `chunk`, `a_format`, `b_format`): BlockSum, the block
     sum and its specials `config.front_latency` cycles after a step's last chunk; VendorTerms.
     Stage E (`a_scale`, `b_scale`, `format_invalid`): `block`, for the group's Accumulate.
-    Stage R, `config.prepare_latency` + `member` cycles later (`slot`, `first`, `mode`): the
-    slot is read (`d`, `d_flags`).
+    Stage R, `config.prepare_latency` + `member` cycles later (`slot`, `first`, `mode`; with
+    `config.slot_select_ahead`, `slot` and `first` a cycle earlier): the slot is read (`d`,
+    `d_flags`).
     Stage W, `config.accumulate_latency` cycles after R (`exact_result`, `exact_flags` from the
     group's Accumulate): `result`/`flags` appear, the exact or the vendor path's by
     `write_mode`, and `write` (with `write_slot`, `write_last`) stores them, or +0 when `last`.
@@ -436,7 +452,7 @@ class ProcessingElement(wiring.Component):
         m = Module()
         config, grid = self.config, self.grid
 
-        m.submodules.slots = slots = SlotStore(config)
+        m.submodules.slots = slots = SlotStore(config, ahead=config.slot_select_ahead)
         m.d.comb += [
             slots.read_slot.eq(self.slot),
             slots.read_first.eq(self.first),

@@ -100,12 +100,15 @@ class Tile(wiring.Component):
         m.d.comb += [slot_use.done.eq(block_done), slot_use.slot.eq(entry.slot),
                      slot_use.first.eq(entry.first), slot_use.last.eq(entry.last),
                      slot_use.mode.eq(entry.mode)]
-        read = delay(m, slot_use, config.prepare_latency, "read")
+        ahead = int(config.slot_select_ahead)
+        before_read = delay(m, slot_use, config.prepare_latency - ahead, "read")
+        read = delay(m, before_read, ahead, "read_ahead")
         written = delay(m, read, config.accumulate_latency, "write")
         # a shared Accumulate's member j reads and writes its slot j cycles later
         share = config.acc_share
-        reads, writes = [read], [written]
+        reads, writes, selects = [read], [written], [before_read]
         for j in range(1, share):
+            selects.append(reads[-1])
             reads.append(delay(m, reads[-1], 1, f"read_member{j}"))
             writes.append(delay(m, writes[-1], 1, f"write_member{j}"))
         last_write = writes[-1]  # the group's last member: the tile's result leaves with it
@@ -124,13 +127,14 @@ class Tile(wiring.Component):
                 m.submodules[f"accumulate{group}"] = shared = SharedAccumulate(config, self.grid)
                 m.d.comb += shared.load.eq(block_done)
             m.submodules[f"pe{r}_{c}"] = pe = ProcessingElement(config, self.grid, member=j)
-            read_j, write_j = reads[j], writes[j]
+            # the slot's select a cycle ahead of the read when the PE decodes it into a register
+            read_j, write_j, select_j = reads[j], writes[j], (selects[j] if ahead else reads[j])
             m.d.comb += [
                 pe.a.eq(a[r]), pe.b.eq(b[c]), pe.start.eq(start),
                 pe.a_format.eq(at_multiply[:3]), pe.b_format.eq(at_multiply[3:6]),
                 pe.a_scale.eq(entry.a_scale[r]), pe.b_scale.eq(entry.b_scale[c]),
                 pe.format_invalid.eq(entry.format_invalid),
-                pe.slot.eq(read_j.slot), pe.first.eq(read_j.first), pe.mode.eq(read_j.mode),
+                pe.slot.eq(select_j.slot), pe.first.eq(select_j.first), pe.mode.eq(read_j.mode),
                 pe.write.eq(write_j.done), pe.write_slot.eq(write_j.slot),
                 pe.write_last.eq(write_j.last), pe.write_mode.eq(write_j.mode),
             ]

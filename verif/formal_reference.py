@@ -12,6 +12,8 @@ Each reference is written for clarity, not speed, and has the ports of the part 
 - `reference_shift_left`: one shift, the bits above the value's width dropped.
 - `reference_add`: big ± small as a signed number, then its absolute value and sign.
 - `reference_round_overflow`: the rounded bits compared with Inf after the increment.
+- `reference_slot_hazard`: the top's slot hazard, the chosen step's slot compared with every
+  slot in flight.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -20,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["ReferenceAccumulate", "SCALE_RANGE", "reference_leading_zeros",
            "reference_shift_right_jam", "reference_shift_left", "reference_add",
-           "reference_round_overflow"]
+           "reference_round_overflow", "reference_slot_hazard"]
 
 #: The scale input the PE can give: sa + sb - 254 with codes 0..255 (255 and 256 only beside a
 #: NaN scale, whose result is NaN anyway).
@@ -62,6 +64,16 @@ def reference_round_overflow(normal, biased, truncated, up):
     """A normal value's rounding overflows: its exponent is past the largest finite one, or the
     rounded bits (truncated + up) reach Inf's."""
     return (normal & (biased >= 255)) | ((truncated + up) >= _INF)
+
+
+def reference_slot_hazard(older, held, offered, start, accepted):
+    """The top's slot hazard as the plain compare: the step held next cycle (`offered` when
+    `accepted`, else `held`) against every step in flight then (`held` when it `start`s now,
+    and the (valid, slot) pairs `older`); never for a `first` step."""
+    slot = Mux(accepted, offered.slot, held.slot)
+    first = Mux(accepted, offered.first, held.first)
+    in_flight = [(start, held.slot)] + list(older)
+    return ~first & Cat(*(valid & (other == slot) for valid, other in in_flight)).any()
 
 
 class ReferenceAccumulate(wiring.Component):

@@ -17,6 +17,15 @@ def test_multiply_place_on_grid_planted_difference_found(tmp_path):
         prove(LaneMiter(Config(), plant=True), tmp_path)
 
 
+def test_multiply_cut_before_negation_equals_plain_product_a_cycle_earlier(tmp_path):
+    assert prove(LaneMiter(Config(), cut=True), tmp_path) > 0
+
+
+def test_multiply_cut_planted_difference_found(tmp_path):
+    with pytest.raises(FormalError, match="proof LaneMiter failed"):
+        prove(LaneMiter(Config(), plant=True, cut=True), tmp_path)
+
+
 @pytest.mark.parametrize("config", [
     Config(block=16, lanes=16, pipe_tree=1, sum_slices=3),
     Config(block=16, lanes=8, pipe_tree=2, sum_slices=2),

@@ -161,11 +161,12 @@ def test_sum_random_blocks_exact(lanes, chunks, pipe_tree, slices):
     assert len(got) == len(blocks)
 
 
-def test_slot_store_reset_first_last_and_slots_beyond_depth():
+@pytest.mark.parametrize("ahead", [False, True], ids=["select_decoded_at_read", "select_ahead"])
+def test_slot_store_reset_first_last_and_slots_beyond_depth(ahead):
     config = Config(depth=3)  # a 2-bit slot field names a slot 3 that does not exist
     m = Module()
     m.domains.sync = ClockDomain()
-    m.submodules.store = store = SlotStore(config)
+    m.submodules.store = store = SlotStore(config, ahead=ahead)
     reads = []
 
     async def testbench(ctx):
@@ -178,19 +179,23 @@ def test_slot_store_reset_first_last_and_slots_beyond_depth():
             await ctx.tick()
             ctx.set(store.write, 0)
 
-        def read(slot, first=0):
+        async def read(slot, first=0):
             ctx.set(store.read_slot, slot)
             ctx.set(store.read_first, first)
+            if ahead:  # named a cycle before the read: what the inputs say now does not count
+                await ctx.tick()
+                ctx.set(store.read_slot, (slot + 1) % 4)
+                ctx.set(store.read_first, 1 - first)
             reads.append((ctx.get(store.d), ctx.get(store.d_flags)))
 
-        read(0)                                    # after reset: +0, flags clear
+        await read(0)                              # after reset: +0, flags clear
         for slot in range(4):
             await write(slot, 0x3F800000 + slot, 8 | slot)
         for slot in range(4):
-            read(slot)
-        read(1, first=1)                           # first: taken as +0
+            await read(slot)
+        await read(1, first=1)                     # first: taken as +0
         await write(2, 0x40000000, 1, last=1)      # last: the slot returns to +0
-        read(2)
+        await read(2)
 
     sim = Simulator(m)
     sim.add_clock(1e-8)

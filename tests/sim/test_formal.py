@@ -7,8 +7,9 @@ from amaranth.hdl import Module, Mux
 from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
+from mxdpu.hw.top import slot_hazard
 from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
-                              OverflowMiter, prove)
+                              HazardMiter, OverflowMiter, prove)
 from mxdpu.scripts.cli import main
 
 
@@ -89,3 +90,14 @@ def test_planted_subnormal_exponent_fails(tmp_path):
     miter = ExponentMiter(WIDTHS, implementation=subnormal_d_at_minus_127)
     with pytest.raises(FormalError, match=r"^proof planted_exponent failed, .* at .*d_field=00000000\b"):
         prove(miter, "planted_exponent", tmp_path)
+
+
+def hazard_missing_the_issuing_step(older, held, offered, start, accepted):
+    """Planted: the step starting to issue now is not counted as in flight."""
+    return slot_hazard(older, held, offered, 0, accepted)
+
+
+def test_planted_hazard_missing_the_issuing_step_fails(tmp_path):
+    miter = HazardMiter(slot_width=4, older=3, implementation=hazard_missing_the_issuing_step)
+    with pytest.raises(FormalError, match=r"^proof planted_hazard failed, .* at .*start=1"):
+        prove(miter, "planted_hazard", tmp_path)
