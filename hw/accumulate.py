@@ -80,10 +80,9 @@ _SCALE_LO, _SCALE_HI = -254, 256
 _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 #: The block's specials as they enter: NaN element or scale, invalid, an infinite product.
 _BLOCK_SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
-#: Round's decision, carried over the `round` cut to the increment: the bits to increment, the
-#: increment, whether NaN or Inf replaces them (`nan` says which), the result's sign and flags.
-_FINISH = data.StructLayout({"truncated": 31, "up": 1, "override": 1, "nan": 1, "sign": 1,
-                             "flags": 4})
+#: Round's decision, carried over the `round` cut to the increment: the bits to increment (NaN's
+#: or Inf's when they replace the rounded value), the increment, the result's sign and flags.
+_FINISH = data.StructLayout({"truncated": 31, "up": 1, "sign": 1, "flags": 4})
 
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
@@ -711,16 +710,16 @@ class Accumulate(wiring.Component):
         m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top_biased)
         m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
                      rnd.sig.eq(sig)]
-        # Before the cut, everything but the increment: whether the specials or an overflow
-        # override the rounded bits, the result's sign, the flags. After it one level of logic
-        # follows the increment: the override's bits or the rounded ones.
+        # Before the cut, everything but the increment: the specials or an overflow replace the
+        # bits to increment (and the increment by 0), the result's sign, the flags. After it
+        # the increment alone gives the result.
         finish = Signal(_FINISH)
         special = side.nan | side.inf
+        override = special | rnd.overflow
         m.d.comb += [
-            finish.truncated.eq(rnd.truncated),
-            finish.up.eq(rnd.up),
-            finish.override.eq(special | rnd.overflow),
-            finish.nan.eq(side.nan),
+            finish.truncated.eq(Mux(override, Mux(side.nan, Const(NAN, 31), Const(_INF, 31)),
+                                    rnd.truncated)),
+            finish.up.eq(rnd.up & ~override),
             finish.sign.eq(Mux(side.nan, 0, Mux(side.inf, side.neg, rnd.negative))),
             # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
             finish.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
@@ -731,9 +730,7 @@ class Accumulate(wiring.Component):
         rounded = Signal(31)
         m.d.comb += [
             rounded.eq(finish.truncated + finish.up),
-            self.result.eq(Cat(Mux(finish.override,
-                                   Mux(finish.nan, Const(NAN, 31), Const(_INF, 31)), rounded),
-                               finish.sign)),
+            self.result.eq(Cat(rounded, finish.sign)),
             self.flags.eq(finish.flags),
         ]
         return m

@@ -29,7 +29,7 @@ BLOCK_SIZES = (16, 32, 64, 128)
 #: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
 ACC_STAGES = range(len(LOOP_CUTS))
 PREP_STAGES = range(len(PREPARE_CUTS))
-#: Registers after (1) and inside (2: before the negation) Multiply.
+#: Registers after Multiply (1), or inside Multiply and PlaceOnGrid (2).
 PIPE_MULTIPLY = range(0, 3)
 #: Levels between the registers of Sum's adder tree (0: none); a 32-lane tree has 5 levels.
 PIPE_TREE = range(0, 6)
@@ -51,8 +51,9 @@ class Config:
 
     Pipeline settings (they change latency and acc_latency, never results):
     pipe_unpack   -- 1: a register after the operand decode (Unpack).
-    pipe_multiply -- 1: a register after the significand products (Multiply); 2: and one inside
-                     Multiply, between the unsigned product and its negation.
+    pipe_multiply -- 1: a register after the significand products (Multiply); 2: two, one
+                     inside Multiply between the unsigned product and its negation, the other
+                     after the negation and the first step of PlaceOnGrid's shift.
     pipe_place    -- 1: a register after the products are placed on the grid (PlaceOnGrid).
     pipe_tree     -- a register after every pipe_tree-th level of Sum's adder tree but the last,
                      0 to 5 (0: none).

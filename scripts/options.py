@@ -26,8 +26,8 @@ def add_config_arguments(parser, default_preset="dpu"):
     group.add_argument("--modes", help="comma-separated accumulation modes built, of "
                                        "exact,blackwell,hopper (default: the preset's)")
     for name, help_text in (("pipe_unpack", "register after the operand decode, 0 or 1"),
-                            ("pipe_multiply", "register after the products, 0 or 1; 2: and one "
-                                              "before their negation"),
+                            ("pipe_multiply", "register after the products, 0 or 1; 2: one "
+                                              "before their negation, one after it"),
                             ("pipe_place", "register after the products are placed on the grid, "
                                            "0 or 1"),
                             ("pipe_sum", "register after the block sum, 0 or 1")):

@@ -5,7 +5,8 @@ difference so a test can show the check fails when it should:
 - `LaneMiter`: Multiply then PlaceOnGrid against `±(sig_a · sig_b) << (exp_a + exp_b)` taken
   modulo 2^product_width (the identity for every operand Unpack gives: the grid holds every
   product, tests/hw/test_pe.py checks every pair), all operand bits free. Combinational, or
-  with Multiply's register before the negation (`cut`) against the operands a cycle earlier.
+  with the registers inside Multiply and PlaceOnGrid (`cut`) against the operands two cycles
+  earlier.
 - `SumMiter`: Sum (offset-binary rows, bit slices, tree registers, running totals over the
   chunks, slice joins) against the plain signed sum of the rows, over one step: `start` on the
   first chunk, every row bit and the whole initial state free, the sums compared `sum_latency`
@@ -41,14 +42,18 @@ def _tree(terms):
 class LaneMiter(Elaboratable):
     """Multiply and PlaceOnGrid against the plain product on the grid; `trigger` when they differ.
     `plant` flips bit 0 of the row when both significands are 0b1011 and the exponents 3 and 5.
-    `cut`: Multiply with its register before the negation (`pipe_multiply` 2), against the
-    product of the operands one cycle earlier."""
+    `cut`: Multiply and PlaceOnGrid with their registers (`pipe_multiply` 2), against the
+    product of the operands two cycles earlier."""
 
     def __init__(self, config, plant=False, cut=False):
         self.grid, self.plant, self.cut = Grid(config), plant, cut
         self.a = Signal(unpacked_layout(self.grid), name="a")
         self.b = Signal(unpacked_layout(self.grid), name="b")
         self.trigger = Signal(name="trigger")
+
+    @property
+    def latency(self):
+        return 2 * self.cut
 
     def ports(self):
         return [self.a.as_value(), self.b.as_value(), self.trigger]
@@ -57,9 +62,9 @@ class LaneMiter(Elaboratable):
         m = Module()
         grid, a, b = self.grid, self.a, self.b
         m.submodules.multiply = multiply = Multiply(grid, cut=self.cut)
-        m.submodules.place = place = PlaceOnGrid(grid)
+        m.submodules.place = place = PlaceOnGrid(grid, cut=self.cut)
         m.d.comb += [multiply.a.eq(a), multiply.b.eq(b), place.product.eq(multiply.product)]
-        a, b = (delay(m, operand, multiply.latency, f"earlier_{name}", reset_less=True)
+        a, b = (delay(m, operand, self.latency, f"earlier_{name}", reset_less=True)
                 for name, operand in (("a", a), ("b", b)))
         magnitude = a.sig * b.sig
         reference = (Mux(a.sign ^ b.sign, -magnitude, magnitude) << (a.exp + b.exp))[:grid.product_width]
@@ -118,8 +123,9 @@ def prove(miter, build_dir):
     step chunks + sum_latency, where nothing from before the step is left in the pipeline.
     """
     if isinstance(miter, LaneMiter) and miter.cut:
-        # the register starts free: the rows are compared at step 2, after one input
-        check = "sat -seq 2 -prove trigger 0 -prove-skip 1 -verify"
+        # the registers start free: the rows are compared once the first input has reached them
+        steps = miter.latency + 1
+        check = f"sat -seq {steps} -prove trigger 0 -prove-skip {steps - 1} -verify"
     elif isinstance(miter, SumMiter):
         chunks = miter.config.cycles_per_step
         steps = chunks + miter.config.sum_latency

@@ -17,7 +17,7 @@ def test_multiply_place_on_grid_planted_difference_found(tmp_path):
         prove(LaneMiter(Config(), plant=True), tmp_path)
 
 
-def test_multiply_cut_before_negation_equals_plain_product_a_cycle_earlier(tmp_path):
+def test_multiply_place_on_grid_cut_equal_plain_product_two_cycles_earlier(tmp_path):
     assert prove(LaneMiter(Config(), cut=True), tmp_path) > 0
 
 
