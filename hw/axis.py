@@ -7,7 +7,7 @@ way in and zero on the way out), TLAST on the last beat. Results come back as fr
 dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, Const, Module, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,49 +80,34 @@ class StepAssembler(_Framing):
         # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
         # `count` is the index of the next beat, up to the frame's last
         frame, count = self._frame_registers()
-        payload = Signal(self.payload_width)
-        # Each state bit is set from its next value, so that the registers beside them can hold
-        # what the next cycle decides from them: TREADY, and whether a last beat may load the
-        # payload register. The enables of the wide frame and payload registers are then one
-        # level of logic from flip-flops.
-        # `count` is at the frame's last beat
-        at_last, at_last_next = Signal(init=count_beats == 1), Signal()
+        # `count` is at the frame's last beat: a register beside it, so the enables of the wide
+        # frame and payload registers are one level of logic from flip-flops
+        at_last = Signal(init=count_beats == 1)
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
-        overlong, overlong_next = Signal(), Signal()
-        full, full_next = Signal(), Signal()  # the payload register is offered
-        count_next = Signal.like(count)
-        tready = Signal(init=1)  # = ~(full & at_last)
-        # = at_last & ~overlong & ~full: a last beat loads the payload
-        loadable = Signal(init=count_beats == 1)
+        overlong = Signal()
+        payload = Signal(self.payload_width)
+        full = Signal()
 
-        beat, load = Signal(), Signal()
+        beat = Signal()
         completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
         m.d.comb += [
-            self.axis.tready.eq(tready),
-            beat.eq(self.axis.tvalid & tready),
-            load.eq(self.axis.tvalid & self.axis.tlast & loadable),
+            self.axis.tready.eq(~(full & at_last)),
+            beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
-            count_next.eq(count), at_last_next.eq(at_last), overlong_next.eq(overlong),
-            full_next.eq(Mux(self.payload.valid & self.payload.ready, 0, full) | load),
         ]
+        with m.If(self.payload.valid & self.payload.ready):
+            m.d.sync += full.eq(0)
         with m.If(beat):
             m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
-                m.d.comb += [count_next.eq(0), at_last_next.eq(count_beats == 1),
-                             overlong_next.eq(0)]
+                m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
+                with m.If(at_last & ~overlong):
+                    m.d.sync += [payload.eq(completed[:self.payload_width]), full.eq(1)]
             with m.Elif(at_last):
-                m.d.comb += overlong_next.eq(1)
+                m.d.sync += overlong.eq(1)
             with m.Else():
-                m.d.comb += [count_next.eq(count + 1), at_last_next.eq(count == count_beats - 2)]
-        with m.If(load):
-            m.d.sync += payload.eq(completed[:self.payload_width])
-        m.d.sync += [
-            count.eq(count_next), at_last.eq(at_last_next), overlong.eq(overlong_next),
-            full.eq(full_next),
-            tready.eq(~(full_next & at_last_next)),
-            loadable.eq(at_last_next & ~overlong_next & ~full_next),
-        ]
+                m.d.sync += [count.eq(count + 1), at_last.eq(count == count_beats - 2)]
         return m
 
 
