@@ -65,20 +65,14 @@ class _Framing(wiring.Component):
 class StepAssembler(_Framing):
     """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
 
-    Accepts one beat a cycle. A completed frame is copied from the frame register to the payload
-    register the cycle after its last beat, when the payload register is empty, and offered the
-    cycle after that, while the next frame's beats shift in; beats wait only while a completed
-    frame waits for the payload register. TREADY is a register, and the enables of the wide
-    frame and payload registers are one level of logic from flip-flops: nothing waits for
-    `payload.ready`. Frames of two or more beats pass at one beat per cycle (frames of one beat
-    at one every two cycles). Latency: 2 cycles from the last beat to `payload.valid`.
+    Accepts one beat a cycle. A completed frame moves to the payload register, offered the cycle
+    after its last beat, while the next frame's beats shift in; only a last beat waits, while the
+    payload before it is still offered. So TREADY comes from flip-flops and never waits for
+    `payload.ready`, and a stream of frames passes at one beat per cycle.
     """
 
     def __init__(self, payload_width, data_width):
         super().__init__(payload_width, data_width, sink=True)
-
-    #: cycles from a frame's last beat to its payload's `valid`
-    latency = 2
 
     def elaborate(self, platform):
         m = Module()
@@ -86,35 +80,30 @@ class StepAssembler(_Framing):
         # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
         # `count` is the index of the next beat, up to the frame's last
         frame, count = self._frame_registers()
-        # `count` is at the frame's last beat: a register beside it
+        # `count` is at the frame's last beat: a register beside it, so the enables of the wide
+        # frame and payload registers are one level of logic from flip-flops
         at_last = Signal(init=count_beats == 1)
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
         payload = Signal(self.payload_width)
-        pending = Signal()  # the frame register holds a completed frame, not yet copied
-        full, full_next = Signal(), Signal()  # the payload register is offered
-        pending_next = Signal()
-        tready = Signal(init=1)  # = ~(pending & full), set from their next values
+        full = Signal()
 
-        beat, completes, copy = Signal(), Signal(), Signal()
+        beat = Signal()
+        completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
         m.d.comb += [
-            self.axis.tready.eq(tready),
-            beat.eq(self.axis.tvalid & tready),
-            completes.eq(beat & self.axis.tlast & at_last & ~overlong),
-            copy.eq(pending & ~full),
-            full_next.eq((full & ~self.payload.ready) | copy),
-            pending_next.eq((pending & ~copy) | completes),
+            self.axis.tready.eq(~(full & at_last)),
+            beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
         ]
-        m.d.sync += [full.eq(full_next), pending.eq(pending_next),
-                     tready.eq(~(pending_next & full_next))]
-        with m.If(copy):
-            m.d.sync += payload.eq(frame[:self.payload_width])
+        with m.If(self.payload.valid & self.payload.ready):
+            m.d.sync += full.eq(0)
         with m.If(beat):
-            m.d.sync += frame.eq(Cat(frame[width:], self.axis.tdata))
+            m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
                 m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
+                with m.If(at_last & ~overlong):
+                    m.d.sync += [payload.eq(completed[:self.payload_width]), full.eq(1)]
             with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
             with m.Else():
@@ -203,10 +192,10 @@ class AXISTop(wiring.Component):
 
     Port names follow cocotbext-axi's `AxiStreamBus.from_prefix`. Each port passes a
     `RegisterSlice`, so every output pin comes from a flip-flop and every input pin goes to one
-    through a single level of logic. A step's result starts `latency` = `config.latency + 5`
-    cycles after its frame's last beat at the pins (one cycle in each slice, two to copy and
-    offer the assembled step, one to load the result serialiser), with no stalls; throughput is
-    one beat a cycle while the tile keeps up (one step every `cycles_per_step` cycles).
+    through a single level of logic. A step's result starts `latency` = `config.latency + 4`
+    cycles after its frame's last beat at the pins (one cycle in each slice, one to offer the
+    assembled step, one to load the result serialiser), with no stalls; throughput is one beat a
+    cycle while the tile keeps up (one step every `cycles_per_step` cycles).
     """
 
     def __init__(self, config, data_width=64):
@@ -237,7 +226,7 @@ class AXISTop(wiring.Component):
     @property
     def latency(self):
         """Cycles from a step frame's last beat to its result frame's first beat, without stalls."""
-        return self.config.latency + 2 + StepAssembler.latency + 1
+        return self.config.latency + 4
 
     def manifest(self, top="mxdpu_axis"):
         """The tile's manifest (SPEC §4) with this top's ports and framing: the field tables still

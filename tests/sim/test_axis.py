@@ -58,5 +58,5 @@ def test_axis_manifest_ports_match_the_verilog(tmp_path):
     assert manifest["top"] == "proto"
     # 417 step bits in 32-bit beats: 14; 73 result bits: 3
     assert (manifest["axis"]["step_beats"], manifest["axis"]["result_beats"]) == (14, 3)
-    assert manifest["axis"]["latency"] == CONFIG.latency + 5
+    assert manifest["axis"]["latency"] == CONFIG.latency + 4
     assert manifest["step_fields"] == CONFIG.step_fields and manifest["result_fields"] == CONFIG.result_fields
