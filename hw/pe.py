@@ -202,27 +202,20 @@ class Sum(wiring.Component):
 
 
 class Specials(wiring.Component):
-    """What the special operands of `lanes` products mean, SPEC §2 rules 2–5.
+    """What the special operands of `lanes` products mean (combinational), SPEC §2 rules 2–5.
 
     nan     -- an element is NaN
     invalid -- a product is Inf × 0
     pos_inf, neg_inf -- a product is +Inf / -Inf (Inf times a nonzero number)
-
-    Latency: 0 (combinational), or 1 with `cut`: a register between each product's specials and
-    their OR over the lanes. One chunk a cycle.
     """
 
-    def __init__(self, grid, lanes, *, cut=False):
-        self.lanes, self.cut = lanes, cut
+    def __init__(self, grid, lanes):
+        self.lanes = lanes
         layout = data.ArrayLayout(unpacked_layout(grid), lanes)
         super().__init__({
             "a": In(layout), "b": In(layout),
             "nan": Out(1), "invalid": Out(1), "pos_inf": Out(1), "neg_inf": Out(1),
         })
-
-    @property
-    def latency(self):
-        return int(self.cut)
 
     def elaborate(self, platform):
         m = Module()
@@ -234,11 +227,12 @@ class Specials(wiring.Component):
             inf = (a.inf & ~b.zero & ~b.nan) | (b.inf & ~a.zero & ~a.nan)
             pos_inf.append(inf & ~(a.sign ^ b.sign))
             neg_inf.append(inf & (a.sign ^ b.sign))
-        products = [delay(m, Cat(terms), self.latency, f"{name}_cut", reset_less=True)
-                    for name, terms in (("nan", nan), ("invalid", invalid),
-                                        ("pos_inf", pos_inf), ("neg_inf", neg_inf))]
-        m.d.comb += [out.eq(terms.any()) for out, terms in
-                     zip((self.nan, self.invalid, self.pos_inf, self.neg_inf), products)]
+        m.d.comb += [
+            self.nan.eq(Cat(nan).any()),
+            self.invalid.eq(Cat(invalid).any()),
+            self.pos_inf.eq(Cat(pos_inf).any()),
+            self.neg_inf.eq(Cat(neg_inf).any()),
+        ]
         return m
 
 
@@ -315,12 +309,11 @@ class BlockSum(wiring.Component):
         m = Module()
         config, grid, lanes = self.config, self.grid, self.config.lanes
         # pipe_multiply 2: a register inside Multiply, before the negation, and the one after it
-        # moved into PlaceOnGrid, after the shift's first step; Specials registers its products'
-        # specials before their OR
+        # moved into PlaceOnGrid, after the shift's first step
         split = config.pipe_multiply == 2
 
         # stage M
-        m.submodules.specials = specials = Specials(grid, lanes, cut=split)
+        m.submodules.specials = specials = Specials(grid, lanes)
         m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
         products = Signal(data.ArrayLayout(product_layout(grid), lanes))
         outs = []
@@ -352,8 +345,8 @@ class BlockSum(wiring.Component):
         # the specials travel beside the tree to Sum's running totals, are OR-ed over the chunks
         # there, and wait beside the joins of the slices
         start = delay(m, start, config.tree_registers, "tree_start")
-        chunk = delay(m, chunk, to_sum + config.tree_registers - specials.latency,
-                      "chunk_specials", reset_less=True)
+        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials",
+                      reset_less=True)
         block = Signal(SPECIALS)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:
             m.d.comb += block.eq(chunk)
