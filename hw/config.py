@@ -403,8 +403,8 @@ _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: Multiply and after PlaceOnGrid, after every level of Sum's tree, three bit slices, every
 #: Accumulate cut.
 _EVERY_REGISTER = dict(pipe_unpack=1, pipe_multiply=PIPE_MULTIPLY[-1], pipe_place=1, pipe_tree=1,
-                       sum_slices=3,
-                       pipe_sum=1, prep_stages=PREP_STAGES[-1], acc_stages=ACC_STAGES[-1])
+                       sum_slices=3, pipe_sum=1, prep_stages=PREP_STAGES[-1],
+                       acc_stages=ACC_STAGES[-1])
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,
 #: so a stream rotating over its slots runs at full rate.

@@ -285,8 +285,8 @@ class BlockSum(wiring.Component):
 
     Stage M (operands `a`, `b`, `start` on a step's first chunk): Multiply, Specials; then a
     register if `config.pipe_multiply` (with 2, one inside Multiply, before the negation, and
-    the other inside PlaceOnGrid, after its first shift step). Stage P: PlaceOnGrid; then a register if
-    `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
+    the other inside PlaceOnGrid, after its first shift step). Stage P: PlaceOnGrid; then a
+    register if `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
     `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
     to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
 
@@ -327,13 +327,15 @@ class BlockSum(wiring.Component):
         chunk = Signal(SPECIALS)
         m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
         to_sum = config.pipe_multiply + config.pipe_place
-        products = delay(m, products, config.pipe_multiply - 2 * split, "products",
-                         reset_less=True)
+        places = [PlaceOnGrid(grid, cut=split) for _ in range(lanes)]
+        # what is left of pipe_multiply's registers after those inside Multiply and PlaceOnGrid
+        products = delay(m, products, config.pipe_multiply - multiply.latency - places[0].latency,
+                         "products", reset_less=True)
 
         # stage P
         rows = []
-        for i in range(lanes):
-            m.submodules[f"place{i}"] = place = PlaceOnGrid(grid, cut=split)
+        for i, place in enumerate(places):
+            m.submodules[f"place{i}"] = place
             m.d.comb += place.product.eq(products[i])
             rows.append(place.row)
         placed = delay(m, Cat(rows), config.pipe_place, "placed", reset_less=True)

@@ -64,6 +64,7 @@ class LaneMiter(Elaboratable):
         m.submodules.multiply = multiply = Multiply(grid, cut=self.cut)
         m.submodules.place = place = PlaceOnGrid(grid, cut=self.cut)
         m.d.comb += [multiply.a.eq(a), multiply.b.eq(b), place.product.eq(multiply.product)]
+        assert self.latency == multiply.latency + place.latency  # `prove` unrolls this deep
         a, b = (delay(m, operand, self.latency, f"earlier_{name}", reset_less=True)
                 for name, operand in (("a", a), ("b", b)))
         magnitude = a.sig * b.sig
