@@ -85,7 +85,8 @@ class StepAssembler(_Framing):
         at_last = Signal(init=count_beats == 1)
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
-        payload = Signal(self.payload_width)
+        # the payload means nothing while `full` is low, so it needs no reset
+        payload = Signal(self.payload_width, reset_less=True)
         full = Signal()
 
         beat = Signal()
@@ -98,12 +99,17 @@ class StepAssembler(_Framing):
         ]
         with m.If(self.payload.valid & self.payload.ready):
             m.d.sync += full.eq(0)
+        # the payload register takes the completed frame whenever a beat now would be a frame's
+        # last and the payload before it is gone (`full` says whether it was one): its enable,
+        # which fans out to every bit of a step, comes from two flip-flops through one LUT
+        with m.If(at_last & ~full):
+            m.d.sync += payload.eq(completed[:self.payload_width])
         with m.If(beat):
             m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
                 m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
                 with m.If(at_last & ~overlong):
-                    m.d.sync += [payload.eq(completed[:self.payload_width]), full.eq(1)]
+                    m.d.sync += full.eq(1)
             with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
             with m.Else():
