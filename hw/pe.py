@@ -201,16 +201,24 @@ class Sum(wiring.Component):
         return m
 
 
+#: Lanes whose special terms Specials ORs into one register when it is `cut`
+LANES_PER_SPECIALS_REGISTER = 4
+
+
 class Specials(wiring.Component):
-    """What the special operands of `lanes` products mean (combinational), SPEC §2 rules 2–5.
+    """What the special operands of `lanes` products mean, SPEC §2 rules 2–5.
 
     nan     -- an element is NaN
     invalid -- a product is Inf × 0
     pos_inf, neg_inf -- a product is +Inf / -Inf (Inf times a nonzero number)
+
+    Combinational; with `cut`, each group of LANES_PER_SPECIALS_REGISTER lanes is OR-ed into a
+    register and the groups are OR-ed a cycle later (latency 1), so no path ORs every lane.
     """
 
-    def __init__(self, grid, lanes):
-        self.lanes = lanes
+    def __init__(self, grid, lanes, cut=False):
+        self.lanes, self.cut = lanes, cut
+        self.latency = int(cut)
         layout = data.ArrayLayout(unpacked_layout(grid), lanes)
         super().__init__({
             "a": In(layout), "b": In(layout),
@@ -227,12 +235,15 @@ class Specials(wiring.Component):
             inf = (a.inf & ~b.zero & ~b.nan) | (b.inf & ~a.zero & ~a.nan)
             pos_inf.append(inf & ~(a.sign ^ b.sign))
             neg_inf.append(inf & (a.sign ^ b.sign))
-        m.d.comb += [
-            self.nan.eq(Cat(nan).any()),
-            self.invalid.eq(Cat(invalid).any()),
-            self.pos_inf.eq(Cat(pos_inf).any()),
-            self.neg_inf.eq(Cat(neg_inf).any()),
-        ]
+        for name, terms in (("nan", nan), ("invalid", invalid), ("pos_inf", pos_inf),
+                            ("neg_inf", neg_inf)):
+            if self.cut:
+                step = LANES_PER_SPECIALS_REGISTER
+                groups = Signal(-(-self.lanes // step), name=f"{name}_groups", reset_less=True)
+                m.d.sync += groups.eq(Cat(Cat(terms[i:i + step]).any()
+                                          for i in range(0, self.lanes, step)))
+                terms = groups
+            m.d.comb += getattr(self, name).eq(Cat(terms).any())
         return m
 
 
@@ -313,7 +324,8 @@ class BlockSum(wiring.Component):
         split = config.pipe_multiply == 2
 
         # stage M
-        m.submodules.specials = specials = Specials(grid, lanes)
+        # the specials' register, when they wait for the products anyway
+        m.submodules.specials = specials = Specials(grid, lanes, cut=config.pipe_multiply >= 1)
         m.d.comb += [specials.a.eq(self.a), specials.b.eq(self.b)]
         products = Signal(data.ArrayLayout(product_layout(grid), lanes))
         outs = []
@@ -347,8 +359,8 @@ class BlockSum(wiring.Component):
         # the specials travel beside the tree to Sum's running totals, are OR-ed over the chunks
         # there, and wait beside the joins of the slices
         start = delay(m, start, config.tree_registers, "tree_start")
-        chunk = delay(m, chunk, to_sum + config.tree_registers, "chunk_specials",
-                      reset_less=True)
+        chunk = delay(m, chunk, to_sum + config.tree_registers - specials.latency,
+                      "chunk_specials", reset_less=True)
         block = Signal(SPECIALS)  # the specials of every chunk so far, this one included
         if config.cycles_per_step == 1:
             m.d.comb += block.eq(chunk)

@@ -1,5 +1,5 @@
 """Formal equivalence of the PE front end with plain references, for every input, with YoWASP
-Yosys' SAT solver (`sat`). Two miters, each with a `plant` switch that adds a deliberate
+Yosys' SAT solver (`sat`). Three miters, each with a `plant` switch that adds a deliberate
 difference so a test can show the check fails when it should:
 
 - `LaneMiter`: Multiply then PlaceOnGrid against `±(sig_a · sig_b) << (exp_a + exp_b)` taken
@@ -15,20 +15,23 @@ difference so a test can show the check fails when it should:
   the proof covers all of Sum but the associativity of +: the offset binary, the joins of the
   slices and their carries, the running totals and every register.
 
+- `SpecialsMiter`: Specials with its register (the lanes OR-ed in groups, then the groups)
+  against the plain OR over every lane one cycle earlier, every operand bit of every lane free.
+
 `BlockSum`'s wiring of the three (the pipeline registers between them, `start`, the specials)
 is checked by simulation (tests/hw/test_top.py, every pipeline setting).
 """
 
 from amaranth.back import rtlil
-from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import data
 
 from mxdpu.hw.formats import Grid, unpacked_layout
-from mxdpu.hw.pe import Multiply, PlaceOnGrid, Sum, bit_slices
+from mxdpu.hw.pe import Multiply, PlaceOnGrid, Specials, Sum, bit_slices
 from mxdpu.hw.pipeline import delay
 from mxdpu.sim import formal
 
-__all__ = ["LaneMiter", "SumMiter", "prove"]
+__all__ = ["LaneMiter", "SumMiter", "SpecialsMiter", "prove"]
 
 
 def _tree(terms):
@@ -116,24 +119,57 @@ class SumMiter(Elaboratable):
         return m
 
 
+class SpecialsMiter(Elaboratable):
+    """Specials of `config.lanes` lanes with its register (`cut`) against the plain one on the
+    operands a cycle earlier; `trigger` when any output differs. `plant` flips `nan` when the
+    last lane's A operand is a negative infinity."""
+
+    def __init__(self, config, plant=False):
+        self.grid, self.lanes, self.plant = Grid(config), config.lanes, plant
+        layout = data.ArrayLayout(unpacked_layout(self.grid), self.lanes)
+        self.a, self.b = Signal(layout, name="a"), Signal(layout, name="b")
+        self.trigger = Signal(name="trigger")
+
+    @property
+    def latency(self):
+        return 1
+
+    def ports(self):
+        return [self.a.as_value(), self.b.as_value(), self.trigger]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fast = fast = Specials(self.grid, self.lanes, cut=True)
+        m.submodules.plain = plain = Specials(self.grid, self.lanes)
+        assert fast.latency == self.latency  # `prove` unrolls this deep
+        m.d.comb += [fast.a.eq(self.a), fast.b.eq(self.b)]
+        for name, operand in (("a", self.a), ("b", self.b)):
+            m.d.comb += getattr(plain, name).eq(
+                delay(m, operand, self.latency, f"earlier_{name}", reset_less=True))
+        outputs = ("nan", "invalid", "pos_inf", "neg_inf")
+        got = Cat(getattr(fast, name) for name in outputs)
+        if self.plant:
+            last = plain.a[self.lanes - 1]
+            got = got ^ (last.inf & last.sign)
+        m.d.comb += self.trigger.eq(got != Cat(getattr(plain, name) for name in outputs))
+        return m
+
+
 def prove(miter, build_dir):
-    """Prove that `miter` (a LaneMiter or SumMiter) never triggers with `sim.formal.prove`;
-    seconds taken, or FormalError naming the difference.
+    """Prove that `miter` (a LaneMiter, SumMiter or SpecialsMiter) never triggers with
+    `sim.formal.prove`; seconds taken, or FormalError naming the difference.
 
     A SumMiter's step is steps 1 .. chunks of the SAT unrolling and the sums are compared at
     step chunks + sum_latency, where nothing from before the step is left in the pipeline.
     """
-    if isinstance(miter, LaneMiter) and miter.cut:
-        # the registers start free: the rows are compared once the first input has reached them
-        steps = miter.latency + 1
-        check = f"sat -seq {steps} -prove trigger 0 -prove-skip {steps - 1} -verify"
-    elif isinstance(miter, SumMiter):
+    # formal.prove's own check by default: with registers (`latency`), from a free state, once
+    # the first input has reached the outputs
+    check = None
+    if isinstance(miter, SumMiter):
         chunks = miter.config.cycles_per_step
         steps = chunks + miter.config.sum_latency
         sets = [f"-set-at {t} start {int(t == 1)}" for t in range(1, chunks + 1)]
         if "\\rst" in rtlil.convert(miter, name="miter", ports=miter.ports()):  # registers: hold reset low
             sets.append("-set rst 0")
         check = f"sat -seq {steps} {' '.join(sets)} -prove trigger 0 -prove-skip {steps - 1} -verify"
-    else:
-        check = "sat -prove trigger 0 -verify"
     return formal.prove(miter, type(miter).__name__, build_dir, check=check, ports=miter.ports())

@@ -5,7 +5,7 @@ import pytest
 
 from mxdpu.hw.config import Config
 from mxdpu.sim.formal import FormalError
-from mxdpu.sim.front_formal import LaneMiter, SumMiter, prove
+from mxdpu.sim.front_formal import LaneMiter, SpecialsMiter, SumMiter, prove
 
 
 def test_multiply_place_on_grid_equal_plain_product_every_operand(tmp_path):
@@ -37,3 +37,12 @@ def test_sum_equals_plain_signed_sum_every_row(config, tmp_path):
 def test_sum_planted_difference_found(tmp_path):
     with pytest.raises(FormalError, match="proof SumMiter failed"):
         prove(SumMiter(Config(block=16, lanes=16, sum_slices=2), plant=True), tmp_path)
+
+
+def test_specials_cut_equal_plain_or_one_cycle_earlier_every_lane(tmp_path):
+    assert prove(SpecialsMiter(Config()), tmp_path) > 0
+
+
+def test_specials_cut_planted_difference_found(tmp_path):
+    with pytest.raises(FormalError, match="proof SpecialsMiter failed"):
+        prove(SpecialsMiter(Config(), plant=True), tmp_path)
