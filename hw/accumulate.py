@@ -60,8 +60,8 @@ from amaranth.lib.wiring import In, Out
 from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
-           "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude", "exponent_differences",
-           "exponent_range", "limit_bit", "shift_left"]
+           "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
+           "exponent_differences", "exponent_range", "limit_bit", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -78,8 +78,9 @@ _SCALE_LO, _SCALE_HI = -254, 256
 #: What travels beside the datapath: the special result that overrides the finite one (NaN, or
 #: Inf of sign `neg`) and the flags known before rounding (the slot's, and invalid).
 _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
-#: The block's specials as they enter: NaN element or scale, invalid, an infinite product.
-_BLOCK_SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
+#: The specials of a chunk or a block (`hw.pe.Specials`), travelling beside the sum into
+#: Accumulate: NaN element or scale, invalid, an infinite product of either sign.
+SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
 #: Round's decision, carried over the `round` cut to the increment: the bits to increment (NaN's
 #: or Inf's when they replace the rounded value), the increment, the result's sign and flags.
 _FINISH = data.StructLayout({"truncated": 31, "up": 1, "sign": 1, "flags": 4})
@@ -393,7 +394,7 @@ class Widths:
             "tz": self.tz,  # the place of sig's lowest set bit in the window, window when zero
             "sign": 1,
             "zero": 1,
-            "specials": _BLOCK_SPECIALS,
+            "specials": SPECIALS,
         })
 
 
@@ -458,7 +459,7 @@ class PrepareBlock(wiring.Component):
         w = self._widths
         cuts = PREPARE_CUTS[self._stages]
         stage = _stager(m, cuts)
-        specials = Signal(_BLOCK_SPECIALS)
+        specials = Signal(SPECIALS)
         m.d.comb += specials.eq(Cat(self.nan, self.invalid, self.pos_inf, self.neg_inf))
 
         # -- negate: |sum| = (sum ^ sign) + sign, low half first ---------------------------------

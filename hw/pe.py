@@ -16,13 +16,13 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .accumulate import Accumulate
+from .accumulate import SPECIALS, Accumulate
 from .config import MODE_CODES
 from .formats import unpacked_layout
 from .pipeline import delay
 from .vendor import VendorPath
 
-__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SPECIALS", "SlotStore",
+__all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SlotStore",
            "ProcessingElement", "SharedAccumulate", "block_layout", "product_layout"]
 
 
@@ -284,10 +284,6 @@ class SlotStore(wiring.Component):
                     slot.flags.eq(Mux(self.write_last, 0, self.write_flags)),
                 ]
         return m
-
-
-#: The specials of a chunk or a block (`Specials`), travelling beside the sum.
-SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
 
 
 class BlockSum(wiring.Component):

@@ -84,7 +84,7 @@ def terms_layout(grid, length):
         "neg": length,
         "group": _group_shape(grid),
         "live": 1,                                          # a product is neither 0, Inf nor NaN
-        "nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1,  # hw.pe.SPECIALS of the elements
+        "nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1,  # hw.accumulate.SPECIALS of the elements
     })
 
 
