@@ -8,11 +8,10 @@ dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
 """
 
 from amaranth.hdl import Cat, Const, Module, Shape, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import ConfigError
-from .pipeline import ENABLE_COPIES, bit_slices
 from .top import MXDPU
 
 __all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "RegisterSlice", "AXISTop",
@@ -81,56 +80,40 @@ class StepAssembler(_Framing):
         # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
         # `count` is the index of the next beat, up to the frame's last
         frame, count = self._frame_registers()
+        # `count` is at the frame's last beat: a register beside it, so the enables of the wide
+        # frame and payload registers are one level of logic from flip-flops
+        at_last = Signal(init=count_beats == 1)
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
         # the payload means nothing while `full` is low, so it needs no reset
         payload = Signal(self.payload_width, reset_less=True)
-        # the state the wide registers' enables read: `count` is at the frame's last beat (a
-        # register beside it) and the payload is offered. Each of the ENABLE_COPIES copies
-        # decides the enables of one part of the frame and of the payload, so no net runs from
-        # one LUT to every bit of a step and none of them is an input of the control logic
-        # (`keep` on every set: Yosys merges equal flip-flops unless each is kept)
-        layout = data.StructLayout({"at_last": 1, "full": 1})
-        init = {"at_last": count_beats == 1}
-        state = Signal(layout, init=init, attrs={"keep": 1})
-        copies = [Signal(layout, init=init, name=f"state_copy{i}", attrs={"keep": 1})
-                  for i in range(ENABLE_COPIES)]
-
-        def update(**values):
-            """Set fields of the state and of its copies next cycle."""
-            for name, value in values.items():
-                m.d.sync += [each[name].eq(value) for each in (state, *copies)]
+        full = Signal()
 
         beat = Signal()
         completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
         m.d.comb += [
-            self.axis.tready.eq(~(state.full & state.at_last)),
+            self.axis.tready.eq(~(full & at_last)),
             beat.eq(self.axis.tvalid & self.axis.tready),
-            self.payload.valid.eq(state.full),
+            self.payload.valid.eq(full),
             self.payload.p.eq(payload),
         ]
-        # each part of the frame shifts on a beat; each part of the payload takes the completed
-        # frame whenever a beat now would be a frame's last and the payload before it is gone
-        # (`full` says whether it was one)
-        for copy, (low, size) in zip(copies, bit_slices(len(frame), ENABLE_COPIES)):
-            with m.If(self.axis.tvalid & ~(copy.full & copy.at_last)):
-                m.d.sync += frame[low:low + size].eq(completed[low:low + size])
-        for copy, (low, size) in zip(copies, bit_slices(self.payload_width, ENABLE_COPIES)):
-            with m.If(copy.at_last & ~copy.full):
-                m.d.sync += payload[low:low + size].eq(completed[low:low + size])
         with m.If(self.payload.valid & self.payload.ready):
-            update(full=0)
+            m.d.sync += full.eq(0)
+        # the payload register takes the completed frame whenever a beat now would be a frame's
+        # last and the payload before it is gone (`full` says whether it was one): its enable,
+        # which fans out to every bit of a step, comes from two flip-flops through one LUT
+        with m.If(at_last & ~full):
+            m.d.sync += payload.eq(completed[:self.payload_width])
         with m.If(beat):
+            m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
-                m.d.sync += [count.eq(0), overlong.eq(0)]
-                update(at_last=count_beats == 1)
-                with m.If(state.at_last & ~overlong):
-                    update(full=1)
-            with m.Elif(state.at_last):
+                m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
+                with m.If(at_last & ~overlong):
+                    m.d.sync += full.eq(1)
+            with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
             with m.Else():
-                m.d.sync += count.eq(count + 1)
-                update(at_last=count == count_beats - 2)
+                m.d.sync += [count.eq(count + 1), at_last.eq(count == count_beats - 2)]
         return m
 
 

@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 from .accumulate import SPECIALS, Accumulate
 from .config import MODE_CODES
 from .formats import unpacked_layout
-from .pipeline import bit_slices, delay
+from .pipeline import delay
 from .vendor import VendorPath
 
 __all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SlotStore",
@@ -119,6 +119,12 @@ class PlaceOnGrid(wiring.Component):
         placed = (fine << Cat(Const(0, fine_bits), coarse))[:width]
         m.d.comb += self.row.eq(placed ^ (1 << (width - 1)))
         return m
+
+
+def bit_slices(width, count):
+    """`count` (low, width) bit slices covering `width` bits, the lower ones no narrower."""
+    size = -(-width // count)
+    return [(low, min(size, width - low)) for low in range(0, width, size)]
 
 
 class Sum(wiring.Component):

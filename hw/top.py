@@ -4,7 +4,6 @@ from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .pipeline import ENABLE_COPIES, bit_slices
 from .tile import STEP_FORMATS, Tile
 
 __all__ = ["MXDPU", "slot_hazard"]
@@ -25,6 +24,11 @@ def slot_hazard(older, held, offered, start, accepted):
     if_accepted = ~offered.first & (meets(offered.slot) | (start & (held.slot == offered.slot)))
     if_kept = ~held.first & (meets(held.slot) | start)
     return Mux(accepted, if_accepted, if_kept)
+
+
+#: Parts of the held step register, each loaded by an enable from its own copy of the issue
+#: state (a net from one LUT to every bit of a step was the slowest path on ECP5)
+ENABLE_COPIES = 4
 
 
 class MXDPU(wiring.Component):
@@ -111,9 +115,10 @@ class MXDPU(wiring.Component):
         format_copies = [Signal(STEP_FORMATS, name=f"formats{i}", reset_less=True, attrs={"keep": 1})
                          for i in range(config.format_copies)]
         bits, offered = held.as_value(), self.step.payload.as_value()
-        for i, (copy, (low, width)) in enumerate(zip(copies, bit_slices(len(bits), ENABLE_COPIES))):
+        part = -(-len(bits) // ENABLE_COPIES)
+        for i, copy in enumerate(copies):
             with m.If(~copy.full | decide(copy)[1]):
-                m.d.sync += [bits[low:low + width].eq(offered[low:low + width]),
+                m.d.sync += [bits[i * part:(i + 1) * part].eq(offered[i * part:(i + 1) * part]),
                              copy.last.eq(self.step.payload.last)]
                 if i == 0:
                     m.d.sync += state.last.eq(self.step.payload.last)

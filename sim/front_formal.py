@@ -27,8 +27,8 @@ from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import data
 
 from mxdpu.hw.formats import Grid, unpacked_layout
-from mxdpu.hw.pe import Multiply, PlaceOnGrid, Specials, Sum
-from mxdpu.hw.pipeline import bit_slices, delay
+from mxdpu.hw.pe import Multiply, PlaceOnGrid, Specials, Sum, bit_slices
+from mxdpu.hw.pipeline import delay
 from mxdpu.sim import formal
 
 __all__ = ["LaneMiter", "SumMiter", "SpecialsMiter", "prove"]
