@@ -26,11 +26,6 @@ def slot_hazard(older, held, offered, start, accepted):
     return Mux(accepted, if_accepted, if_kept)
 
 
-#: Parts of the held step register, each loaded by an enable from its own copy of the issue
-#: state (a net from one LUT to every bit of a step was the slowest path on ECP5)
-ENABLE_COPIES = 4
-
-
 class MXDPU(wiring.Component):
     """MX dot-product unit: `step` in, one `result` per `last` step out, in order.
 
@@ -64,21 +59,19 @@ class MXDPU(wiring.Component):
         held = Signal(config.step_layout, reset_less=True)
         # the issue state: the held step (`full`, and its `last`), whether it is issuing chunks
         # 1 .. chunks-1 (`busy`, `chunk`), whether its slot is in flight (`hazard`) and whether
-        # the result buffer has room (`room`). Each of the ENABLE_COPIES copies is a set of its
-        # flip-flops that decides only the enable of one part of the held register: no net then
-        # fans out to every bit of a step, and none of those nets is an input of the issue
-        # logic. The synthesis flow keeps the sets apart (`keep` on each: Yosys merges equal
-        # flip-flops unless every one of them is kept).
+        # the result buffer has room (`room`). `copy` is a second set of its flip-flops that
+        # decides only the held register's enable: that net, which fans out to every bit of a
+        # step, is then no input of the issue logic. The synthesis flow keeps both sets apart
+        # (`keep` on each: Yosys merges equal flip-flops unless every one of them is kept)
         issue_state = data.StructLayout({"full": 1, "last": 1, "busy": 1, "chunk": range(chunks),
                                          "hazard": 1, "room": 1})
         state = Signal(issue_state, init={"room": 1}, attrs={"keep": 1})
-        copies = [Signal(issue_state, init={"room": 1}, name=f"state_copy{i}", attrs={"keep": 1})
-                  for i in range(ENABLE_COPIES)]
+        copy = Signal(issue_state, init={"room": 1}, name="state_copy", attrs={"keep": 1})
 
         def update(**values):
-            """Set fields of the issue state and of its copies next cycle."""
+            """Set fields of the issue state and of its copy next cycle."""
             for name, value in values.items():
-                m.d.sync += [each[name].eq(value) for each in (state, *copies)]
+                m.d.sync += [state[name].eq(value), copy[name].eq(value)]
 
         def decide(state):
             """(start, done) of an issue state: chunk 0 of the held step issues; its last does."""
@@ -108,24 +101,17 @@ class MXDPU(wiring.Component):
             update(hazard=slot_hazard(older, held, self.step.payload, start, accepted))
 
         # the held register loads whenever it may take a step, offered or not (`full` says
-        # whether it did), in ENABLE_COPIES parts: each part's enable is one LUT from its copy
-        # of the issue state and waits for neither `step.valid` nor `rst`. With the parts load
-        # the copies of the format codes that the Unpacks read, each kept as flip-flops of its
-        # own (`keep`; Yosys would merge them).
+        # whether it did): its enable is one level of logic from the copy's flip-flops and waits
+        # for neither `step.valid` nor `rst`. With it load the copies of the format codes that
+        # the Unpacks read, each kept as flip-flops of its own (`keep`; Yosys would merge them).
         format_copies = [Signal(STEP_FORMATS, name=f"formats{i}", reset_less=True, attrs={"keep": 1})
                          for i in range(config.format_copies)]
-        bits, offered = held.as_value(), self.step.payload.as_value()
-        part = -(-len(bits) // ENABLE_COPIES)
-        for i, copy in enumerate(copies):
-            with m.If(~copy.full | decide(copy)[1]):
-                m.d.sync += [bits[i * part:(i + 1) * part].eq(offered[i * part:(i + 1) * part]),
-                             copy.last.eq(self.step.payload.last)]
-                if i == 0:
-                    m.d.sync += state.last.eq(self.step.payload.last)
-                for j, format_copy in enumerate(format_copies):
-                    if j * ENABLE_COPIES // len(format_copies) == i:  # neighbouring lanes together
-                        m.d.sync += [format_copy.a.eq(self.step.payload.a_format),
-                                     format_copy.b.eq(self.step.payload.b_format)]
+        with m.If(~copy.full | decide(copy)[1]):
+            m.d.sync += held.eq(self.step.payload)
+            update(last=self.step.payload.last)
+            for format_copy in format_copies:
+                m.d.sync += [format_copy.a.eq(self.step.payload.a_format),
+                             format_copy.b.eq(self.step.payload.b_format)]
         m.d.comb += [tile.formats[i].eq(format_copy) for i, format_copy in enumerate(format_copies)]
         with m.If(accepted):
             update(full=1)
