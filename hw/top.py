@@ -59,13 +59,12 @@ class MXDPU(wiring.Component):
         held = Signal(config.step_layout, reset_less=True)
         # the issue state: the held step (`full`, and its `last`), whether it is issuing chunks
         # 1 .. chunks-1 (`busy`, `chunk`), whether its slot is in flight (`hazard`) and whether
-        # the result buffer has room (`room`). `copy` is a second set of its flip-flops that
-        # decides only the held register's enable: that net, which fans out to every bit of a
-        # step, is then no input of the issue logic. The synthesis flow keeps both sets apart
-        # (`keep` on each: Yosys merges equal flip-flops unless every one of them is kept)
+        # the result buffer has room (`room`). `copy` is a second set of its flip-flops, kept
+        # apart by the synthesis flow (`keep`), that decides only the held register's enable:
+        # that net, which fans out to every bit of a step, is then no input of the issue logic
         issue_state = data.StructLayout({"full": 1, "last": 1, "busy": 1, "chunk": range(chunks),
                                          "hazard": 1, "room": 1})
-        state = Signal(issue_state, init={"room": 1}, attrs={"keep": 1})
+        state = Signal(issue_state, init={"room": 1})
         copy = Signal(issue_state, init={"room": 1}, name="state_copy", attrs={"keep": 1})
 
         def update(**values):
