@@ -1,6 +1,6 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
-from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -55,31 +55,12 @@ class MXDPU(wiring.Component):
         m.submodules.results = results = fifo.SyncFIFO(width=config.result_layout.size,
                                                        depth=config.result_buffer)
 
-        # the input register; `held` means nothing while `full` is low, so it needs no reset
+        # the input register and the chunk counter; `held` means nothing while `full` is low, so
+        # it needs no reset
         held = Signal(config.step_layout, reset_less=True)
-        # the issue state: the held step (`full`, and its `last`), whether it is issuing chunks
-        # 1 .. chunks-1 (`busy`, `chunk`), whether its slot is in flight (`hazard`) and whether
-        # the result buffer has room (`room`). `copy` is a second set of its flip-flops, kept
-        # apart by the synthesis flow (`keep`), that decides only the held register's enable:
-        # that net, which fans out to every bit of a step, is then no input of the issue logic
-        issue_state = data.StructLayout({"full": 1, "last": 1, "busy": 1, "chunk": range(chunks),
-                                         "hazard": 1, "room": 1})
-        state = Signal(issue_state, init={"room": 1})
-        copy = Signal(issue_state, init={"room": 1}, name="state_copy", attrs={"keep": 1})
-
-        def update(**values):
-            """Set fields of the issue state and of its copy next cycle."""
-            for name, value in values.items():
-                m.d.sync += [state[name].eq(value), copy[name].eq(value)]
-
-        def decide(state):
-            """(start, done) of an issue state: chunk 0 of the held step issues; its last does."""
-            start = state.full & ~state.busy & ~state.hazard & (~state.last | state.room)
-            return start, (start | state.busy) & (state.chunk == chunks - 1)
-
-        start, done = Signal(), Signal()
-        m.d.comb += Cat(start, done).eq(Cat(*decide(state)))
-        issue = start | state.busy
+        full = Signal()
+        busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
+        chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
 
         # in flight: the steps issued 1 .. accumulate_latency cycles ago, newest first; a step
         # issued now would read its slot before they write theirs back
@@ -87,54 +68,64 @@ class MXDPU(wiring.Component):
         recent = [Signal(issued, name=f"recent{i}") for i in range(config.accumulate_latency)]
         for newer, older in zip(recent, recent[1:]):
             m.d.sync += older.eq(newer)
-        # low during reset: a step offered then would be taken and dropped by the reset
-        m.d.comb += self.step.ready.eq((~state.full | done) & ~ResetSignal())
+        # the held step's slot is in flight: a register, decided a cycle ahead for the step held
+        # then (the one accepted now, or the one kept) against the steps in flight then (the
+        # one issuing now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither
+        # `step.ready` nor the held register's enable waits for the compares
+        hazard = Signal()
         accepted = self.step.valid & self.step.ready
-        # the held step's slot is in flight: decided a cycle ahead for the step held then (the
-        # one accepted now, or the one kept) against the steps in flight then (the one issuing
-        # now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither `step.ready`
-        # nor the held register's enable waits for the compares
-        if recent:
-            m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
-            older = [(e.valid, e.slot) for e in recent[:-1]]
-            update(hazard=slot_hazard(older, held, self.step.payload, start, accepted))
-
-        # the held register loads whenever it may take a step, offered or not (`full` says
-        # whether it did): its enable is one level of logic from the copy's flip-flops and waits
-        # for neither `step.valid` nor `rst`. With it load the copies of the format codes that
-        # the Unpacks read, each kept as flip-flops of its own (`keep`; Yosys would merge them).
-        format_copies = [Signal(STEP_FORMATS, name=f"formats{i}", reset_less=True, attrs={"keep": 1})
-                         for i in range(config.format_copies)]
-        with m.If(~copy.full | decide(copy)[1]):
-            m.d.sync += held.eq(self.step.payload)
-            update(last=self.step.payload.last)
-            for format_copy in format_copies:
-                m.d.sync += [format_copy.a.eq(self.step.payload.a_format),
-                             format_copy.b.eq(self.step.payload.b_format)]
-        m.d.comb += [tile.formats[i].eq(format_copy) for i, format_copy in enumerate(format_copies)]
-        with m.If(accepted):
-            update(full=1)
-        with m.Elif(done):
-            update(full=0)
-        if chunks > 1:
-            m.d.comb += tile.chunk.eq(state.chunk)
-            with m.If(issue):
-                update(chunk=state.chunk + 1, busy=1)
-            with m.If(done):
-                update(chunk=0, busy=0)
 
         # results issued and not yet taken out of the buffer: 0 .. result_buffer; `room`
         # (reserved < result_buffer) is a register beside it, so `start` is one level of logic
         # from flip-flops
         reserved = Signal(range(config.result_buffer + 1))
+        room = Signal(init=1)
+
+        start = Signal()  # chunk 0 of the held step issues
+        m.d.comb += start.eq(full & ~busy & ~hazard & (~held.last | room))
+        issue = start | busy
+        done = Signal()  # the held step issues its last chunk
+        m.d.comb += [
+            done.eq(issue & (chunk == chunks - 1)),
+            # low during reset: a step offered then would be taken and dropped by the reset
+            self.step.ready.eq((~full | done) & ~ResetSignal()),
+        ]
+        if recent:
+            m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
+            older = [(e.valid, e.slot) for e in recent[:-1]]
+            m.d.sync += hazard.eq(slot_hazard(older, held, self.step.payload, start, accepted))
+
+        # the held register loads whenever it may take a step, offered or not (`full` says
+        # whether it did): its enable, which fans out to every bit of a step, is one level of
+        # logic from flip-flops and waits for neither `step.valid` nor `rst`
+        # and with it the copies of its format codes that the Unpacks read, each kept by the
+        # synthesis flow as flip-flops of its own (`keep`), where Yosys would merge them
+        format_copies = [Signal(STEP_FORMATS, name=f"formats{i}", reset_less=True, attrs={"keep": 1})
+                         for i in range(config.format_copies)]
+        with m.If(~full | done):
+            m.d.sync += held.eq(self.step.payload)
+            for copy in format_copies:
+                m.d.sync += [copy.a.eq(self.step.payload.a_format),
+                             copy.b.eq(self.step.payload.b_format)]
+        m.d.comb += [tile.formats[i].eq(copy) for i, copy in enumerate(format_copies)]
+        with m.If(accepted):
+            m.d.sync += full.eq(1)
+        with m.Elif(done):
+            m.d.sync += full.eq(0)
+        if chunks > 1:
+            m.d.comb += tile.chunk.eq(chunk)
+            with m.If(issue):
+                m.d.sync += chunk.eq(chunk + 1)
+                m.d.sync += busy.eq(1)
+            with m.If(done):
+                m.d.sync += [chunk.eq(0), busy.eq(0)]
+
         result = Signal(config.result_layout)
         taken = self.result.valid & self.result.ready
-        with m.If((start & state.last) & ~taken):
-            m.d.sync += reserved.eq(reserved + 1)
-            update(room=reserved < config.result_buffer - 1)
-        with m.Elif(~(start & state.last) & taken):
-            m.d.sync += reserved.eq(reserved - 1)
-            update(room=1)
+        with m.If((start & held.last) & ~taken):
+            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < config.result_buffer - 1)]
+        with m.Elif(~(start & held.last) & taken):
+            m.d.sync += [reserved.eq(reserved - 1), room.eq(1)]
 
         m.d.comb += [
             tile.step.eq(held), tile.issue.eq(issue),
