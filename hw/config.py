@@ -11,12 +11,8 @@ from amaranth.lib import data
 
 from .accumulate import LOOP_CUTS, PREPARE_CUTS
 
-__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "LANES_PER_FORMAT_COPY", "REQUIRED_FORMATS", "MODE_CODES",
+__all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "MODE_CODES",
            "PIPELINE", "preset"]
-
-
-#: Lanes whose Unpacks read one copy of the step's format codes (`Config.format_copies`).
-LANES_PER_FORMAT_COPY = 4
 
 
 class ConfigError(ValueError):
@@ -213,13 +209,6 @@ class Config:
     def prepare_latency(self):
         """Cycles from the block sum to the slot read: one per register of Accumulate's prepare."""
         return self.prep_stages
-
-    @property
-    def format_copies(self):
-        """Registered copies of the step's two format codes that the tile's Unpacks read, one
-        per `LANES_PER_FORMAT_COPY` lanes (in every row and column): no net then runs from one
-        flip-flop to every Unpack, the slowest fan-out of the dpu preset on ECP5."""
-        return -(-self.lanes // LANES_PER_FORMAT_COPY)
 
     @property
     def slot_select_ahead(self):

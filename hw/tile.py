@@ -4,27 +4,20 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import LANES_PER_FORMAT_COPY
 from .formats import Grid, unpacked_layout
 from .pe import ProcessingElement, SharedAccumulate
 from .pipeline import delay
 from .unpack import Unpack
 from .vendor import formats_invalid
 
-__all__ = ["Tile", "STEP_FORMATS"]
-
-#: The step's two format codes, as each copy in `Tile.formats` holds them
-STEP_FORMATS = data.StructLayout({"a": 3, "b": 3})
+__all__ = ["Tile"]
 
 
 class Tile(wiring.Component):
     """The datapath of every PE and the control that travels beside it.
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
-    `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle). `formats`
-    holds `config.format_copies` copies of the step's `a_format` and `b_format`, each from its
-    own flip-flops (the caller registers them with `step`): copy g feeds the Unpacks of lanes
-    g·LANES_PER_FORMAT_COPY onwards.
+    `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
     Latency: `pipe_unpack + Config.front_latency + Config.share_latency + Config.prepare_latency
     + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's
     `slot` and `last`, and `d` / `flags` hold
@@ -42,7 +35,6 @@ class Tile(wiring.Component):
         self.grid = Grid(config)
         members = {
             "step": In(config.step_layout),
-            "formats": In(data.ArrayLayout(STEP_FORMATS, config.format_copies)),
             "issue": In(1),
             "done": Out(1),
             "slot": Out(config.slot_width),
@@ -56,16 +48,14 @@ class Tile(wiring.Component):
         if config.cycles_per_step == 1:
             self.chunk = Const(0, 1)
 
-    def _unpack_chunk(self, m, name, elements, operand):
-        """Decode this cycle's `lanes` elements of one row of A or column of B (`operand` "a" or
-        "b": which format code of the copies in `formats` they read)."""
+    def _unpack_chunk(self, m, name, elements, fmt):
+        """Decode this cycle's `lanes` elements of one row of A or column of B."""
         lanes = self.config.lanes
         chunk = elements.as_value().word_select(self.chunk, lanes * 8)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         outs = []
         for i in range(lanes):
             m.submodules[f"unpack_{name}_{i}"] = unpack = Unpack(self.grid)
-            fmt = self.formats[i // LANES_PER_FORMAT_COPY][operand]
             m.d.comb += [unpack.code.eq(chunk.word_select(i, 8)), unpack.format.eq(fmt)]
             outs.append(unpack.out)
         # one whole-vector assignment, not one per element: Icarus turns per-element part
@@ -80,8 +70,8 @@ class Tile(wiring.Component):
         cfg_rows, cfg_cols, chunks = config.rows, config.cols, config.cycles_per_step
 
         # stage 0 (issue) -> stage M (multiply): decode once per row of A and per column of B
-        a = [self._unpack_chunk(m, f"a{r}", step.a[r], "a") for r in range(cfg_rows)]
-        b = [self._unpack_chunk(m, f"b{c}", step.b[c], "b") for c in range(cfg_cols)]
+        a = [self._unpack_chunk(m, f"a{r}", step.a[r], step.a_format) for r in range(cfg_rows)]
+        b = [self._unpack_chunk(m, f"b{c}", step.b[c], step.b_format) for c in range(cfg_cols)]
 
         # the control beside the datapath, at the stage each part is used
         start = delay(m, self.chunk == 0, config.pipe_unpack, "start")

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .tile import STEP_FORMATS, Tile
+from .tile import Tile
 
 __all__ = ["MXDPU", "slot_hazard"]
 
@@ -98,16 +98,8 @@ class MXDPU(wiring.Component):
         # the held register loads whenever it may take a step, offered or not (`full` says
         # whether it did): its enable, which fans out to every bit of a step, is one level of
         # logic from flip-flops and waits for neither `step.valid` nor `rst`
-        # and with it the copies of its format codes that the Unpacks read, each kept by the
-        # synthesis flow as flip-flops of its own (`keep`), where Yosys would merge them
-        format_copies = [Signal(STEP_FORMATS, name=f"formats{i}", reset_less=True, attrs={"keep": 1})
-                         for i in range(config.format_copies)]
         with m.If(~full | done):
             m.d.sync += held.eq(self.step.payload)
-            for copy in format_copies:
-                m.d.sync += [copy.a.eq(self.step.payload.a_format),
-                             copy.b.eq(self.step.payload.b_format)]
-        m.d.comb += [tile.formats[i].eq(copy) for i, copy in enumerate(format_copies)]
         with m.If(accepted):
             m.d.sync += full.eq(1)
         with m.Elif(done):
