@@ -12,7 +12,7 @@ from amaranth.lib import data
 from .accumulate import LOOP_CUTS, PREPARE_CUTS
 
 __all__ = ["ConfigError", "Config", "PRESETS", "FORMAT_CODES", "REQUIRED_FORMATS", "MODE_CODES",
-           "PIPELINE", "preset"]
+           "LANES_PER_FORMAT_COPY", "PIPELINE", "preset"]
 
 
 class ConfigError(ValueError):
@@ -29,6 +29,10 @@ BLOCK_SIZES = (16, 32, 64, 128)
 #: Pipeline registers `hw.accumulate.Accumulate` can place in its loop and before the slot read.
 ACC_STAGES = range(len(LOOP_CUTS))
 PREP_STAGES = range(len(PREPARE_CUTS))
+#: Registers after Unpack (1), and also before it (2).
+PIPE_UNPACK = range(0, 3)
+#: Lanes whose Unpacks read one registered copy of the step's format codes (pipe_unpack 2).
+LANES_PER_FORMAT_COPY = 4
 #: Registers after Multiply (1), or inside Multiply and PlaceOnGrid (2).
 PIPE_MULTIPLY = range(0, 3)
 #: Levels between the registers of Sum's adder tree (0: none); a 32-lane tree has 5 levels.
@@ -50,7 +54,9 @@ class Config:
                   with more than one, each step picks its mode in a 2-bit `mode` field.
 
     Pipeline settings (they change latency and acc_latency, never results):
-    pipe_unpack   -- 1: a register after the operand decode (Unpack).
+    pipe_unpack   -- 1: a register after the operand decode (Unpack); 2: also one before it,
+                     on the cycle's elements and on copies of the format codes, one per
+                     LANES_PER_FORMAT_COPY lanes (no net from one flip-flop to every Unpack).
     pipe_multiply -- 1: a register after the significand products (Multiply); 2: two, one
                      inside Multiply between the unsigned product and its negation, the other
                      after the negation and the first step of PlaceOnGrid's shift.
@@ -110,7 +116,8 @@ class Config:
             check_int(self.lanes, lambda v: v >= 1, "Lanes must be a positive integer")
         check_int(self.depth, lambda v: 1 <= v <= 256,
                   "Depth must be an integer from 1 to 256")
-        for name in ("pipe_unpack", "pipe_place", "pipe_sum"):
+        check_int(self.pipe_unpack, lambda v: v in PIPE_UNPACK, "Pipe unpack must be 0, 1 or 2")
+        for name in ("pipe_place", "pipe_sum"):
             check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
         check_int(self.pipe_multiply, lambda v: v in PIPE_MULTIPLY,
@@ -209,6 +216,12 @@ class Config:
     def prepare_latency(self):
         """Cycles from the block sum to the slot read: one per register of Accumulate's prepare."""
         return self.prep_stages
+
+    @property
+    def format_copies(self):
+        """Registered copies of the step's two format codes before Unpack (pipe_unpack 2), one
+        per LANES_PER_FORMAT_COPY lanes; 0 without that register."""
+        return -(-self.lanes // LANES_PER_FORMAT_COPY) if self.pipe_unpack == 2 else 0
 
     @property
     def slot_select_ahead(self):
@@ -402,8 +415,8 @@ _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, inside and after
 #: Multiply and after PlaceOnGrid, after every level of Sum's tree, three bit slices, every
 #: Accumulate cut.
-_EVERY_REGISTER = dict(pipe_unpack=1, pipe_multiply=PIPE_MULTIPLY[-1], pipe_place=1, pipe_tree=1,
-                       sum_slices=3, pipe_sum=1, prep_stages=PREP_STAGES[-1],
+_EVERY_REGISTER = dict(pipe_unpack=PIPE_UNPACK[-1], pipe_multiply=PIPE_MULTIPLY[-1], pipe_place=1,
+                       pipe_tree=1, sum_slices=3, pipe_sum=1, prep_stages=PREP_STAGES[-1],
                        acc_stages=ACC_STAGES[-1])
 
 #: Named presets. Explicit parameters override a preset's values. Each has depth >= acc_latency,

@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .config import LANES_PER_FORMAT_COPY
 from .formats import Grid, unpacked_layout
 from .pe import ProcessingElement, SharedAccumulate
 from .pipeline import delay
@@ -48,21 +49,40 @@ class Tile(wiring.Component):
         if config.cycles_per_step == 1:
             self.chunk = Const(0, 1)
 
-    def _unpack_chunk(self, m, name, elements, fmt):
-        """Decode this cycle's `lanes` elements of one row of A or column of B."""
-        lanes = self.config.lanes
+    def _format_codes(self, m):
+        """The step's (a_format, b_format) as each lane's Unpack reads them: with pipe_unpack 2,
+        from `config.format_copies` kept registers, one per LANES_PER_FORMAT_COPY lanes (the
+        synthesis flow keeps them apart: Yosys would merge them); else the step's own."""
+        config, step = self.config, self.step
+        codes = Cat(step.a_format, step.b_format)
+        if not config.format_copies:
+            return [codes] * config.lanes
+        copies = []
+        for index in range(config.format_copies):
+            copy = Signal(len(codes), name=f"formats{index}", reset_less=True, attrs={"keep": 1})
+            m.d.sync += copy.eq(codes)
+            copies.extend([copy] * LANES_PER_FORMAT_COPY)
+        return copies
+
+    def _unpack_chunk(self, m, name, elements, operand, codes):
+        """Decode this cycle's `lanes` elements of one row of A or column of B (`operand` 0 or
+        1: which of each lane's `codes` (a_format, b_format) is theirs); with pipe_unpack 2
+        the elements pass a register first."""
+        config, lanes = self.config, self.config.lanes
         chunk = elements.as_value().word_select(self.chunk, lanes * 8)
+        chunk = delay(m, chunk, int(config.pipe_unpack == 2), f"{name}_elements", reset_less=True)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         outs = []
         for i in range(lanes):
             m.submodules[f"unpack_{name}_{i}"] = unpack = Unpack(self.grid)
+            fmt = codes[i].word_select(operand, 3)
             m.d.comb += [unpack.code.eq(chunk.word_select(i, 8)), unpack.format.eq(fmt)]
             outs.append(unpack.out)
         # one whole-vector assignment, not one per element: Icarus turns per-element part
         # assignments into a strength-aware (vec8) concatenation whose every change is reduced
         # bit by bit in each of the many part-selects reading the vector (seconds per step)
         m.d.comb += out.eq(Cat(outs))
-        return delay(m, out, self.config.pipe_unpack, f"{name}_unpacked")
+        return delay(m, out, min(config.pipe_unpack, 1), f"{name}_unpacked")
 
     def elaborate(self, platform):
         m = Module()
@@ -70,8 +90,9 @@ class Tile(wiring.Component):
         cfg_rows, cfg_cols, chunks = config.rows, config.cols, config.cycles_per_step
 
         # stage 0 (issue) -> stage M (multiply): decode once per row of A and per column of B
-        a = [self._unpack_chunk(m, f"a{r}", step.a[r], step.a_format) for r in range(cfg_rows)]
-        b = [self._unpack_chunk(m, f"b{c}", step.b[c], step.b_format) for c in range(cfg_cols)]
+        codes = self._format_codes(m)
+        a = [self._unpack_chunk(m, f"a{r}", step.a[r], 0, codes) for r in range(cfg_rows)]
+        b = [self._unpack_chunk(m, f"b{c}", step.b[c], 1, codes) for c in range(cfg_cols)]
 
         # the control beside the datapath, at the stage each part is used
         start = delay(m, self.chunk == 0, config.pipe_unpack, "start")

@@ -193,6 +193,13 @@ def write_rtlil(component, top, build_dir):
     return f"{top}.il"
 
 
+def read_design(rtlil_name):
+    """The Yosys commands that load the design. Amaranth puts a `keep` attribute only on a
+    register's wire; the flip-flops that drive such a wire get it too, so that Yosys keeps each
+    copy of a register the design duplicates against fan-out (`hw.top`) instead of merging them."""
+    return [f"read_rtlil {rtlil_name}", "setattr -set keep 1 a:keep %ci1 t:$dff %i"]
+
+
 def synthesize_generic(rtlil_name, top, build_dir):
     """Generic gates and the CMOS transistor estimate, hierarchy kept.
 
@@ -200,7 +207,7 @@ def synthesize_generic(rtlil_name, top, build_dir):
     and "stages" ({stage: metrics}).
     """
     yosys([
-        f"read_rtlil {rtlil_name}",
+        *read_design(rtlil_name),
         f"synth -top {top}",
         "tee -q -o generic_stat.json stat -json",
         # the longest path of gates between registers and ports, in each module
@@ -259,13 +266,13 @@ def synthesize_fpga(family, rtlil_name, top, build_dir, netlist=None):
     tail = [f"tee -q -o {family}_stat.json stat -json", *([f"write_json {netlist}"] if netlist else [])]
     mapper = "abc9"
     try:
-        yosys([f"read_rtlil {rtlil_name}", f"synth_{family} -top {top}", *tail], build_dir,
+        yosys([*read_design(rtlil_name), f"synth_{family} -top {top}", *tail], build_dir,
               f"{family}.log")
     except ToolError as error:
         if "ABC9" not in last_pass(Path(build_dir) / f"{family}.log"):
             raise
         mapper = f"abc (ABC9 failed: {error.args[0].split(';')[0]})"
-        yosys([f"read_rtlil {rtlil_name}", *plain_abc(family, top), *tail], build_dir,
+        yosys([*read_design(rtlil_name), *plain_abc(family, top), *tail], build_dir,
               f"{family}_abc.log")
     own, _ = read_stat(Path(build_dir) / f"{family}_stat.json")
     cells = own[top][0]
@@ -291,7 +298,7 @@ def fpga_stages(family, rtlil_name, top, build_dir):
     """{stage: metrics} of `family` synthesis with the hierarchy kept (`-noflatten`), so each
     stage's LUTs are its own (the flat design, what is placed, shares logic across stages)."""
     # ABC9 fails to reintegrate a hierarchical design in Yosys 0.70: its LUT step is plain ABC here
-    yosys([f"read_rtlil {rtlil_name}", *plain_abc(family, top, "-noflatten"),
+    yosys([*read_design(rtlil_name), *plain_abc(family, top, "-noflatten"),
            f"tee -q -o {family}_stages_stat.json stat -json"], build_dir, f"{family}_stages.log")
     own, children = read_stat(Path(build_dir) / f"{family}_stages_stat.json")
     counts = instance_counts(children, top)

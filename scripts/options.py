@@ -25,7 +25,8 @@ def add_config_arguments(parser, default_preset="dpu"):
                                          "included (default: the preset's)")
     group.add_argument("--modes", help="comma-separated accumulation modes built, of "
                                        "exact,blackwell,hopper (default: the preset's)")
-    for name, help_text in (("pipe_unpack", "register after the operand decode, 0 or 1"),
+    for name, help_text in (("pipe_unpack", "register after the operand decode, 0 or 1; 2: "
+                                            "also one before it"),
                             ("pipe_multiply", "register after the products, 0 or 1; 2: one "
                                               "before their negation, one after it"),
                             ("pipe_place", "register after the products are placed on the grid, "
