@@ -11,7 +11,8 @@ import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from mxdpu.hw.config import ACC_STAGES, FORMAT_CODES, PIPELINE, PREP_STAGES
+from mxdpu.hw.config import (ACC_STAGES, FORMAT_CODES, PIPE_MULTIPLY, PIPE_UNPACK, PIPELINE,
+                             PREP_STAGES)
 
 from . import flow
 from .errors import UsageError
@@ -24,9 +25,11 @@ SWEEPS = ("lanes", "block", "tile", "formats", "pipeline")
 #: pipeline settings of the pipeline sweep, in `PIPELINE` order (pipe_unpack, pipe_multiply,
 #: pipe_place, pipe_tree, sum_slices, pipe_sum, prep_stages, acc_stages): none; the old default;
 #: the first eight and four Accumulate registers; those with the front end's; and every register
-#: (the count's tree and the shifts cut too)
+#: (the count's tree and the shifts cut too, the registers before Unpack and inside Multiply: the
+#: dpu preset's)
 PIPELINES = [(0, 0, 0, 0, 1, 0, 0, 0), (0, 1, 0, 0, 1, 1, 0, 2), (0, 1, 0, 0, 1, 1, 4, 8),
-             (1, 1, 1, 1, 3, 1, 4, 8), (1, 1, 1, 1, 3, 1, PREP_STAGES[-1], ACC_STAGES[-1])]
+             (1, 1, 1, 1, 3, 1, 4, 8),
+             (PIPE_UNPACK[-1], PIPE_MULTIPLY[-1], 1, 1, 3, 1, PREP_STAGES[-1], ACC_STAGES[-1])]
 PIPELINES_WIDE = PIPELINES + [(0, 1, 0, 0, 1, 1, 2, 4), (1, 1, 1, 2, 2, 1, 4, 8),
                               (1, 1, 1, 1, 4, 1, 4, 8)]
 PIPELINE_FIELDS = PIPELINE
