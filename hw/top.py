@@ -55,9 +55,8 @@ class MXDPU(wiring.Component):
         m.submodules.results = results = fifo.SyncFIFO(width=config.result_layout.size,
                                                        depth=config.result_buffer)
 
-        # the input register and the chunk counter; `held` means nothing while `full` is low, so
-        # it needs no reset
-        held = Signal(config.step_layout, reset_less=True)
+        # the input register and the chunk counter
+        held = Signal(config.step_layout)
         full = Signal()
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
@@ -95,13 +94,8 @@ class MXDPU(wiring.Component):
             older = [(e.valid, e.slot) for e in recent[:-1]]
             m.d.sync += hazard.eq(slot_hazard(older, held, self.step.payload, start, accepted))
 
-        # the held register loads whenever it may take a step, offered or not (`full` says
-        # whether it did): its enable, which fans out to every bit of a step, is one level of
-        # logic from flip-flops and waits for neither `step.valid` nor `rst`
-        with m.If(~full | done):
-            m.d.sync += held.eq(self.step.payload)
         with m.If(accepted):
-            m.d.sync += full.eq(1)
+            m.d.sync += [held.eq(self.step.payload), full.eq(1)]
         with m.Elif(done):
             m.d.sync += full.eq(0)
         if chunks > 1:
