@@ -196,7 +196,7 @@ def write_rtlil(component, top, build_dir):
 def read_design(rtlil_name):
     """The Yosys commands that load the design. Amaranth puts a `keep` attribute only on a
     register's wire; the flip-flops that drive such a wire get it too, so that Yosys keeps each
-    copy of a register the design duplicates against fan-out (`hw.top`) instead of merging them."""
+    copy of a register the design duplicates against fan-out (`hw.tile`) instead of merging them."""
     return [f"read_rtlil {rtlil_name}", "setattr -set keep 1 a:keep %ci1 t:$dff %i"]
 
 
