@@ -216,14 +216,17 @@ class Specials(wiring.Component):
     register and the groups are OR-ed a cycle later (latency 1), so no path ORs every lane.
     """
 
-    def __init__(self, grid, lanes, cut=False):
+    def __init__(self, grid, lanes, *, cut=False):
         self.lanes, self.cut = lanes, cut
-        self.latency = int(cut)
         layout = data.ArrayLayout(unpacked_layout(grid), lanes)
         super().__init__({
             "a": In(layout), "b": In(layout),
             "nan": Out(1), "invalid": Out(1), "pos_inf": Out(1), "neg_inf": Out(1),
         })
+
+    @property
+    def latency(self):
+        return int(self.cut)
 
     def elaborate(self, platform):
         m = Module()
