@@ -412,7 +412,7 @@ PIPELINE = ("pipe_unpack", "pipe_multiply", "pipe_place", "pipe_tree", "sum_slic
 #: than dpu keep them (their shared Accumulate's area was measured with them).
 _FAST_ACC = dict(prep_stages=4, acc_stages=8)
 #: Every pipeline register (issue 8: the fastest placed setting, 2x the Fmax of the default front
-#: end with _FAST_ACC on ECP5, and half its LUT4): a register after Unpack, inside and after
+#: end with _FAST_ACC on ECP5, and half its LUT4): registers before and after Unpack, inside and after
 #: Multiply and after PlaceOnGrid, after every level of Sum's tree, three bit slices, every
 #: Accumulate cut.
 _EVERY_REGISTER = dict(pipe_unpack=PIPE_UNPACK[-1], pipe_multiply=PIPE_MULTIPLY[-1], pipe_place=1,
