@@ -7,7 +7,7 @@ way in and zero on the way out), TLAST on the last beat. Results come back as fr
 dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
 """
 
-from amaranth.hdl import Cat, Const, Module, Shape, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -97,23 +97,31 @@ class StepAssembler(_Framing):
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
         ]
-        with m.If(self.payload.valid & self.payload.ready):
-            m.d.sync += full.eq(0)
+        # `at_last` and `full` next cycle, so that the payload register's enable can be a
+        # register of its own, decided a cycle ahead. Each is one expression (no `m.If`): Icarus
+        # runs a process only when one of its inputs changes, so a next-state process whose
+        # inputs all hold still after reset would leave its register X
+        last_beat = beat & self.axis.tlast
+        at_last_next = Mux(beat, Mux(self.axis.tlast, count_beats == 1,
+                                     at_last | (count == count_beats - 2)), at_last)
+        full_next = (last_beat & at_last & ~overlong) | (full & ~self.payload.ready)
+        m.d.sync += [at_last.eq(at_last_next), full.eq(full_next)]
         # the payload register takes the completed frame whenever a beat now would be a frame's
-        # last and the payload before it is gone (`full` says whether it was one): its enable,
-        # which fans out to every bit of a step, comes from two flip-flops through one LUT
-        with m.If(at_last & ~full):
+        # last and the payload before it is gone (`full` says whether it was one), that is while
+        # at_last & ~full: `load`, decided a cycle ahead from the next state, is a flip-flop
+        # that drives only the enable, which fans out to every bit of a step
+        load = Signal(init=count_beats == 1)
+        m.d.sync += load.eq(at_last_next & ~full_next)
+        with m.If(load):
             m.d.sync += payload.eq(completed[:self.payload_width])
         with m.If(beat):
             m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
-                m.d.sync += [count.eq(0), at_last.eq(count_beats == 1), overlong.eq(0)]
-                with m.If(at_last & ~overlong):
-                    m.d.sync += full.eq(1)
+                m.d.sync += [count.eq(0), overlong.eq(0)]
             with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
             with m.Else():
-                m.d.sync += [count.eq(count + 1), at_last.eq(count == count_beats - 2)]
+                m.d.sync += count.eq(count + 1)
         return m
 
 

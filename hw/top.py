@@ -55,8 +55,9 @@ class MXDPU(wiring.Component):
         m.submodules.results = results = fifo.SyncFIFO(width=config.result_layout.size,
                                                        depth=config.result_buffer)
 
-        # the input register and the chunk counter
-        held = Signal(config.step_layout)
+        # the input register and the chunk counter; `held` means nothing while `full` is low, so
+        # it needs no reset
+        held = Signal(config.step_layout, reset_less=True)
         full = Signal()
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
@@ -80,38 +81,57 @@ class MXDPU(wiring.Component):
         reserved = Signal(range(config.result_buffer + 1))
         room = Signal(init=1)
 
-        start = Signal()  # chunk 0 of the held step issues
-        m.d.comb += start.eq(full & ~busy & ~hazard & (~held.last | room))
+        def decide(full, busy, hazard, last, room, chunk):
+            """(start, done) of an issue state: chunk 0 of the held step issues; its last does."""
+            start = full & ~busy & ~hazard & (~last | room)
+            return start, (start | busy) & (chunk == chunks - 1)
+
+        start, done = Signal(), Signal()
+        m.d.comb += Cat(start, done).eq(Cat(*decide(full, busy, hazard, held.last, room, chunk)))
         issue = start | busy
-        done = Signal()  # the held step issues its last chunk
-        m.d.comb += [
-            done.eq(issue & (chunk == chunks - 1)),
-            # low during reset: a step offered then would be taken and dropped by the reset
-            self.step.ready.eq((~full | done) & ~ResetSignal()),
-        ]
+        # low during reset: a step offered then would be taken and dropped by the reset
+        m.d.comb += self.step.ready.eq((~full | done) & ~ResetSignal())
+
+        # every control register's value next cycle (`*_next`), so that the held register's
+        # enable can be a register of its own, decided a cycle ahead. Each is one expression (no
+        # `m.If`): Icarus runs a process only when one of its inputs changes, so a next-state
+        # process whose inputs all hold still after reset would leave its register X
+        full_next = accepted | (full & ~done)
+        m.d.sync += full.eq(full_next)
+        hazard_next = hazard
         if recent:
             m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
             older = [(e.valid, e.slot) for e in recent[:-1]]
-            m.d.sync += hazard.eq(slot_hazard(older, held, self.step.payload, start, accepted))
-
-        with m.If(accepted):
-            m.d.sync += [held.eq(self.step.payload), full.eq(1)]
-        with m.Elif(done):
-            m.d.sync += full.eq(0)
+            hazard_next = slot_hazard(older, held, self.step.payload, start, accepted)
+            m.d.sync += hazard.eq(hazard_next)
+        busy_next, chunk_next = busy, chunk
         if chunks > 1:
             m.d.comb += tile.chunk.eq(chunk)
-            with m.If(issue):
-                m.d.sync += chunk.eq(chunk + 1)
-                m.d.sync += busy.eq(1)
-            with m.If(done):
-                m.d.sync += [chunk.eq(0), busy.eq(0)]
+            busy_next = issue & ~done
+            chunk_next = Mux(done, 0, Mux(issue, chunk + 1, chunk))
+            m.d.sync += [busy.eq(busy_next), chunk.eq(chunk_next)]
 
         result = Signal(config.result_layout)
         taken = self.result.valid & self.result.ready
-        with m.If((start & held.last) & ~taken):
-            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < config.result_buffer - 1)]
-        with m.Elif(~(start & held.last) & taken):
-            m.d.sync += [reserved.eq(reserved - 1), room.eq(1)]
+        reserve = start & held.last
+        with m.If(reserve & ~taken):
+            m.d.sync += reserved.eq(reserved + 1)
+        with m.Elif(~reserve & taken):
+            m.d.sync += reserved.eq(reserved - 1)
+        room_next = Mux(reserve & ~taken, reserved < config.result_buffer - 1,
+                        Mux(~reserve & taken, 1, room))
+        m.d.sync += room.eq(room_next)
+
+        # the held register loads whenever it may take a step, offered or not (`full` says
+        # whether it did), that is while ~full | done. `load` is that decision made a cycle
+        # ahead from the next state: a flip-flop that drives only the enable, which fans out to
+        # every bit of a step, with no logic between them
+        load = Signal(init=1)
+        with m.If(load):
+            m.d.sync += held.eq(self.step.payload)
+        last_next = Mux(load, self.step.payload.last, held.last)
+        _, done_next = decide(full_next, busy_next, hazard_next, last_next, room_next, chunk_next)
+        m.d.sync += load.eq(~full_next | done_next)
 
         m.d.comb += [
             tile.step.eq(held), tile.issue.eq(issue),
