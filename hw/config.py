@@ -33,8 +33,8 @@ PREP_STAGES = range(len(PREPARE_CUTS))
 PIPE_UNPACK = range(0, 3)
 #: Lanes whose Unpacks read one registered copy of the step's format codes (pipe_unpack 2).
 LANES_PER_FORMAT_COPY = 4
-#: Registers after Multiply (1), or inside Multiply and PlaceOnGrid (2).
-PIPE_MULTIPLY = range(0, 3)
+#: Registers after Multiply (1), or inside Multiply and PlaceOnGrid (2, 3).
+PIPE_MULTIPLY = range(0, 4)
 #: Levels between the registers of Sum's adder tree (0: none); a 32-lane tree has 5 levels.
 PIPE_TREE = range(0, 6)
 #: Bit slices Sum can cut the grid into.
@@ -59,7 +59,8 @@ class Config:
                      LANES_PER_FORMAT_COPY lanes (no net from one flip-flop to every Unpack).
     pipe_multiply -- 1: a register after the significand products (Multiply); 2: two, one
                      inside Multiply between the unsigned product and its negation, the other
-                     after the negation and the first step of PlaceOnGrid's shift.
+                     after the negation and the first step of PlaceOnGrid's shift; 3: also one
+                     inside Multiply after the partial products' first adds.
     pipe_place    -- 1: a register after the products are placed on the grid (PlaceOnGrid).
     pipe_tree     -- a register after every pipe_tree-th level of Sum's adder tree but the last,
                      0 to 5 (0: none).
@@ -121,7 +122,7 @@ class Config:
             check_int(getattr(self, name), lambda v: v in (0, 1),
                       f"{name.capitalize().replace('_', ' ')} must be 0 or 1")
         check_int(self.pipe_multiply, lambda v: v in PIPE_MULTIPLY,
-                  "Pipe multiply must be 0, 1 or 2")
+                  f"Pipe multiply must be an integer from {PIPE_MULTIPLY[0]} to {PIPE_MULTIPLY[-1]}")
         check_int(self.pipe_tree, lambda v: v in PIPE_TREE,
                   f"Pipe tree must be an integer from {PIPE_TREE[0]} to {PIPE_TREE[-1]}")
         check_int(self.sum_slices, lambda v: v in SUM_SLICES,
@@ -246,6 +247,17 @@ class Config:
     def sum_latency(self):
         """Cycles through Sum: its tree registers, and one per join of two bit slices."""
         return self.tree_registers + self.sum_slices - 1
+
+    @property
+    def multiply_registers(self):
+        """Registers inside Multiply: pipe_multiply's but the one inside PlaceOnGrid, with 2 or 3
+        (with 1 the register sits after Multiply, see `place_cut`)."""
+        return self.pipe_multiply - 1 if self.place_cut else 0
+
+    @property
+    def place_cut(self):
+        """PlaceOnGrid holds the last of pipe_multiply's registers, between its shift's steps."""
+        return self.pipe_multiply >= 2
 
     @property
     def front_latency(self):

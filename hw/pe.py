@@ -50,28 +50,37 @@ class Multiply(wiring.Component):
     so no tool infers a DSP multiplier for it, and negated here, on its 2 · sig_width + 1 bits,
     when the signs differ (not after the shift onto the wide grid).
 
-    Latency: 0 (combinational), or 1 with `cut`: a register between the unsigned product (with
-    the sign and the exponent sum beside it) and its negation, so the partial-product adds and
-    the negation's carry chain fall in different cycles. One product a cycle.
+    Latency: `registers`, 0 (combinational) to 2. With 1, a register between the unsigned
+    product (with the sign and the exponent sum beside it) and its negation, so the
+    partial-product adds and the negation's carry chain fall in different cycles; with 2, also
+    one after the partial products' first adds (in pairs), so no cycle holds two of their carry
+    chains in a row. One product a cycle.
     """
 
-    def __init__(self, grid, *, cut=False):
-        self.grid, self.cut = grid, cut
+    def __init__(self, grid, *, registers=0):
+        assert registers in range(3)
+        self.grid, self.registers = grid, registers
         layout = unpacked_layout(grid)
         super().__init__({"a": In(layout), "b": In(layout), "product": Out(product_layout(grid))})
 
     @property
     def latency(self):
-        return int(self.cut)
+        return self.registers
 
     def elaborate(self, platform):
         m = Module()
+        partial = [Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width)]
+        negative, exp = self.a.sign ^ self.b.sign, self.a.exp + self.b.exp
+        if self.registers == 2:
+            partial = add_level(partial)
+            partial = [delay(m, term, 1, f"pairs{i}_cut", reset_less=True) for i, term in enumerate(partial)]
+            negative, exp = (delay(m, value, 1, f"{name}_early_cut", reset_less=True)
+                             for name, value in (("negative", negative), ("exp", exp)))
         # summed in a row, not as a tree: Yosys maps the chain of adds to carry chains; a balanced
         # tree placed no faster on ECP5 (93.4 against 95.3 MHz, Multiply the limit either way) and
         # took 26 more LUT4 per product
-        magnitude = sum(Mux(self.b.sig[j], self.a.sig << j, 0) for j in range(self.grid.sig_width))
-        negative, exp = self.a.sign ^ self.b.sign, self.a.exp + self.b.exp
-        magnitude, negative, exp = (delay(m, value, self.latency, f"{name}_cut", reset_less=True)
+        magnitude = sum(partial)
+        magnitude, negative, exp = (delay(m, value, min(self.registers, 1), f"{name}_cut", reset_less=True)
                                     for name, value in (("magnitude", magnitude),
                                                         ("negative", negative), ("exp", exp)))
         m.d.comb += [
@@ -294,8 +303,8 @@ class BlockSum(wiring.Component):
     operands.
 
     Stage M (operands `a`, `b`, `start` on a step's first chunk): Multiply, Specials; then a
-    register if `config.pipe_multiply` (with 2, one inside Multiply, before the negation, and
-    the other inside PlaceOnGrid, after its first shift step). Stage P: PlaceOnGrid; then a
+    register if `config.pipe_multiply` (with 2 or 3, `config.multiply_registers` inside Multiply
+    and the last inside PlaceOnGrid, after its first shift step). Stage P: PlaceOnGrid; then a
     register if `config.pipe_place`. Stage S: Sum, `config.sum_latency` cycles; then a register if
     `config.pipe_sum`. Latency: `config.front_latency` cycles from a step's last chunk at stage M
     to its `sum`, `nan`, `invalid`, `pos_inf`, `neg_inf`; one chunk a cycle.
@@ -318,9 +327,6 @@ class BlockSum(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config, grid, lanes = self.config, self.grid, self.config.lanes
-        # pipe_multiply 2: a register inside Multiply, before the negation, and the one after it
-        # moved into PlaceOnGrid, after the shift's first step
-        split = config.pipe_multiply == 2
 
         # stage M
         # the specials' register, when they wait for the products anyway
@@ -329,7 +335,7 @@ class BlockSum(wiring.Component):
         products = Signal(data.ArrayLayout(product_layout(grid), lanes))
         outs = []
         for i in range(lanes):
-            m.submodules[f"multiply{i}"] = multiply = Multiply(grid, cut=split)
+            m.submodules[f"multiply{i}"] = multiply = Multiply(grid, registers=config.multiply_registers)
             m.d.comb += [multiply.a.eq(self.a[i]), multiply.b.eq(self.b[i])]
             outs.append(multiply.product)
         # whole-vector assignments (here and below): per-element ones make Icarus very slow,
@@ -338,7 +344,7 @@ class BlockSum(wiring.Component):
         chunk = Signal(SPECIALS)
         m.d.comb += chunk.eq(Cat(specials.nan, specials.invalid, specials.pos_inf, specials.neg_inf))
         to_sum = config.pipe_multiply + config.pipe_place
-        places = [PlaceOnGrid(grid, cut=split) for _ in range(lanes)]
+        places = [PlaceOnGrid(grid, cut=config.place_cut) for _ in range(lanes)]
         # what is left of pipe_multiply's registers after those inside Multiply and PlaceOnGrid
         products = delay(m, products, config.pipe_multiply - multiply.latency - places[0].latency,
                          "products", reset_less=True)

@@ -5,8 +5,8 @@ difference so a test can show the check fails when it should:
 - `LaneMiter`: Multiply then PlaceOnGrid against `±(sig_a · sig_b) << (exp_a + exp_b)` taken
   modulo 2^product_width (the identity for every operand Unpack gives: the grid holds every
   product, tests/hw/test_pe.py checks every pair), all operand bits free. Combinational, or
-  with the registers inside Multiply and PlaceOnGrid (`cut`) against the operands two cycles
-  earlier.
+  with the registers `pipe_multiply` 2 or 3 puts inside Multiply and PlaceOnGrid, against the
+  operands as many cycles earlier.
 - `SumMiter`: Sum (offset-binary rows, bit slices, tree registers, running totals over the
   chunks, slice joins) against the plain signed sum of the rows, over one step: `start` on the
   first chunk, every row bit and the whole initial state free, the sums compared `sum_latency`
@@ -43,20 +43,23 @@ def _tree(terms):
 
 
 class LaneMiter(Elaboratable):
-    """Multiply and PlaceOnGrid against the plain product on the grid; `trigger` when they differ.
-    `plant` flips bit 0 of the row when both significands are 0b1011 and the exponents 3 and 5.
-    `cut`: Multiply and PlaceOnGrid with their registers (`pipe_multiply` 2), against the
-    product of the operands two cycles earlier."""
+    """Multiply and PlaceOnGrid with the registers `config.pipe_multiply` puts inside them,
+    against the plain product on the grid of the operands `latency` cycles earlier; `trigger`
+    when they differ. `plant` flips bit 0 of the row when both significands are 0b1011 and the
+    exponents 3 and 5."""
 
-    def __init__(self, config, plant=False, cut=False):
-        self.grid, self.plant, self.cut = Grid(config), plant, cut
+    def __init__(self, config, plant=False):
+        self.grid, self.plant = Grid(config), plant
+        self.multiply = Multiply(self.grid, registers=config.multiply_registers)
+        self.place = PlaceOnGrid(self.grid, cut=config.place_cut)
         self.a = Signal(unpacked_layout(self.grid), name="a")
         self.b = Signal(unpacked_layout(self.grid), name="b")
         self.trigger = Signal(name="trigger")
 
     @property
     def latency(self):
-        return 2 * self.cut
+        """`prove` unrolls this deep."""
+        return self.multiply.latency + self.place.latency
 
     def ports(self):
         return [self.a.as_value(), self.b.as_value(), self.trigger]
@@ -64,10 +67,9 @@ class LaneMiter(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         grid, a, b = self.grid, self.a, self.b
-        m.submodules.multiply = multiply = Multiply(grid, cut=self.cut)
-        m.submodules.place = place = PlaceOnGrid(grid, cut=self.cut)
+        m.submodules.multiply = multiply = self.multiply
+        m.submodules.place = place = self.place
         m.d.comb += [multiply.a.eq(a), multiply.b.eq(b), place.product.eq(multiply.product)]
-        assert self.latency == multiply.latency + place.latency  # `prove` unrolls this deep
         a, b = (delay(m, operand, self.latency, f"earlier_{name}", reset_less=True)
                 for name, operand in (("a", a), ("b", b)))
         magnitude = a.sig * b.sig

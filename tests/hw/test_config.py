@@ -99,8 +99,8 @@ def test_cycles_per_step_is_block_over_lanes():
 
 @pytest.mark.parametrize("params, message", [
     (dict(pipe_unpack=3), "Pipe unpack must be 0, 1 or 2, not 3"),
-    (dict(pipe_multiply=-1), "Pipe multiply must be 0, 1 or 2, not -1"),
-    (dict(pipe_multiply=3), "Pipe multiply must be 0, 1 or 2, not 3"),
+    (dict(pipe_multiply=-1), "Pipe multiply must be an integer from 0 to 3, not -1"),
+    (dict(pipe_multiply=4), "Pipe multiply must be an integer from 0 to 3, not 4"),
     (dict(pipe_sum=True), "Pipe sum must be 0 or 1, not True"),
     (dict(acc_stages=13), "Acc stages must be an integer from 0 to 12, not 13"),
     (dict(prep_stages=7), "Prep stages must be an integer from 0 to 6, not 7"),

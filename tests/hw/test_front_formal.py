@@ -8,22 +8,18 @@ from mxdpu.sim.formal import FormalError
 from mxdpu.sim.front_formal import LaneMiter, SpecialsMiter, SumMiter, prove
 
 
-def test_multiply_place_on_grid_equal_plain_product_every_operand(tmp_path):
-    assert prove(LaneMiter(Config()), tmp_path) > 0
+@pytest.mark.parametrize("pipe_multiply, latency", [(1, 0), (2, 2), (3, 3)],
+                         ids=["combinational", "two_registers", "three_registers"])
+def test_multiply_place_on_grid_equal_plain_product_every_operand(pipe_multiply, latency, tmp_path):
+    miter = LaneMiter(Config(pipe_multiply=pipe_multiply))
+    assert miter.latency == latency
+    assert prove(miter, tmp_path) > 0
 
 
-def test_multiply_place_on_grid_planted_difference_found(tmp_path):
+@pytest.mark.parametrize("pipe_multiply", [1, 3], ids=["combinational", "three_registers"])
+def test_multiply_place_on_grid_planted_difference_found(pipe_multiply, tmp_path):
     with pytest.raises(FormalError, match="proof LaneMiter failed"):
-        prove(LaneMiter(Config(), plant=True), tmp_path)
-
-
-def test_multiply_place_on_grid_cut_equal_plain_product_two_cycles_earlier(tmp_path):
-    assert prove(LaneMiter(Config(), cut=True), tmp_path) > 0
-
-
-def test_multiply_cut_planted_difference_found(tmp_path):
-    with pytest.raises(FormalError, match="proof LaneMiter failed"):
-        prove(LaneMiter(Config(), plant=True, cut=True), tmp_path)
+        prove(LaneMiter(Config(pipe_multiply=pipe_multiply), plant=True), tmp_path)
 
 
 @pytest.mark.parametrize("config", [

@@ -26,9 +26,9 @@ CONFIGS = {**TOP_CONFIGS, **SHARED_CONFIGS}
 PIPELINES = {
     "no_registers": dict(pipe_unpack=0, pipe_multiply=0, pipe_place=0, pipe_tree=0, sum_slices=1,
                          pipe_sum=0, prep_stages=0, acc_stages=0),
-    "all_registers": dict(pipe_unpack=2, pipe_multiply=2, pipe_place=1, pipe_tree=1, sum_slices=4,
+    "all_registers": dict(pipe_unpack=2, pipe_multiply=3, pipe_place=1, pipe_tree=1, sum_slices=4,
                           pipe_sum=1, prep_stages=6, acc_stages=12),
-    "front_registers": dict(pipe_place=1, pipe_tree=2, sum_slices=2),
+    "front_registers": dict(pipe_multiply=2, pipe_place=1, pipe_tree=2, sum_slices=2),
 }
 #: every configuration of CONFIGS; `make check` keeps the small ones, the others are slow
 config_params = common.config_params(CONFIGS, quick=(common.QUICK_TOP_CONFIG, *SHARED_CONFIGS))
