@@ -301,10 +301,11 @@ class Config:
         """Entries of the result buffer: every result that can be in flight at full rate, plus one.
 
         A `last` step issues only while buffered plus in-flight results are fewer than this; a
-        result is in flight from its issue to the cycle it leaves, latency - 1 cycles later when
-        the output is always ready, and steps issue `cycles_per_step` apart.
+        result holds its place from its issue to the cycle after it leaves (its place is freed
+        from a register), latency cycles when the output is always ready, and steps issue
+        `cycles_per_step` apart.
         """
-        return -(-(self.latency - 1) // self.cycles_per_step) + 1
+        return -(-self.latency // self.cycles_per_step) + 1
 
     @property
     def slot_width(self):

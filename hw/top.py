@@ -75,7 +75,7 @@ class MXDPU(wiring.Component):
         hazard = Signal()
         accepted = self.step.valid & self.step.ready
 
-        # results issued and not yet taken out of the buffer: 0 .. result_buffer; `room`
+        # results issued and not yet released from the buffer: 0 .. result_buffer; `room`
         # (reserved < result_buffer) is a register beside it, so `start` is one level of logic
         # from flip-flops
         reserved = Signal(range(config.result_buffer + 1))
@@ -112,14 +112,18 @@ class MXDPU(wiring.Component):
             m.d.sync += [busy.eq(busy_next), chunk.eq(chunk_next)]
 
         result = Signal(config.result_layout)
-        taken = self.result.valid & self.result.ready
+        # a result taken out of the buffer frees its place a cycle later: `released` is a
+        # register, so no path runs from the result stream's handshake (whose nets also enable
+        # the output side's wide registers) into the issue decision
+        released = Signal()
+        m.d.sync += released.eq(self.result.valid & self.result.ready)
         reserve = start & held.last
-        with m.If(reserve & ~taken):
+        with m.If(reserve & ~released):
             m.d.sync += reserved.eq(reserved + 1)
-        with m.Elif(~reserve & taken):
+        with m.Elif(~reserve & released):
             m.d.sync += reserved.eq(reserved - 1)
-        room_next = Mux(reserve & ~taken, reserved < config.result_buffer - 1,
-                        Mux(~reserve & taken, 1, room))
+        room_next = Mux(reserve & ~released, reserved < config.result_buffer - 1,
+                        Mux(~reserve & released, 1, room))
         m.d.sync += room.eq(room_next)
 
         # the held register loads whenever it may take a step, offered or not (`full` says
