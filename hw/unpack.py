@@ -72,11 +72,15 @@ class Unpack(wiring.Component):
             out.zero.eq(~normal & (x.mant == 0)),
         ]
         with m.If(~(nan | inf)):
-            m.d.comb += [
-                # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
-                out.sig.eq(x.mant | (normal << fmt.mbits)),
-                out.exp.eq(Mux(normal, x.exp, 1) + (fmt.lsb_exp - 1 - grid.elem_lsb)),
-            ]
+            # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
+            m.d.comb += out.sig.eq(x.mant | (normal << fmt.mbits))
+            # the exponent offset as a table of the field's values, not an add of a constant:
+            # each bit is then a small function of the field alone, and Yosys cannot share one
+            # adder between the formats (which put the format decode before its carry chain)
+            with m.Switch(x.exp):
+                for field in range(1 << fmt.ebits):
+                    with m.Case(field):
+                        m.d.comb += out.exp.eq(max(field, 1) + fmt.lsb_exp - 1 - grid.elem_lsb)
 
     def _decode_hif8(self, m, fmt):
         """HiF8: a priority decode of the dot field picks where the exponent and mantissa sit;
