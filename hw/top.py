@@ -9,6 +9,15 @@ from .tile import Tile
 __all__ = ["MXDPU", "slot_hazard"]
 
 
+def slot_hazard_outcomes(older, held, offered, start):
+    """`slot_hazard`'s two outcomes, (if the offered step is accepted, if the held one is kept)."""
+    def meets(slot):
+        return Cat(*(valid & (other == slot) for valid, other in older)).any()
+    if_accepted = ~offered.first & (meets(offered.slot) | (start & (held.slot == offered.slot)))
+    if_kept = ~held.first & (meets(held.slot) | start)
+    return if_accepted, if_kept
+
+
 def slot_hazard(older, held, offered, start, accepted):
     """Whether the step held next cycle will find its slot in flight: it is the `offered` step
     when `accepted`, else the `held` one; in flight then are the held step when it `start`s
@@ -19,11 +28,7 @@ def slot_hazard(older, held, offered, start, accepted):
     so the compares do not wait for them (`sim.formal` proves this equal to comparing the chosen
     step's slot).
     """
-    def meets(slot):
-        return Cat(*(valid & (other == slot) for valid, other in older)).any()
-    if_accepted = ~offered.first & (meets(offered.slot) | (start & (held.slot == offered.slot)))
-    if_kept = ~held.first & (meets(held.slot) | start)
-    return Mux(accepted, if_accepted, if_kept)
+    return Mux(accepted, *slot_hazard_outcomes(older, held, offered, start))
 
 
 class MXDPU(wiring.Component):
@@ -96,14 +101,14 @@ class MXDPU(wiring.Component):
         # enable can be a register of its own, decided a cycle ahead. Each is one expression (no
         # `m.If`): Icarus runs a process only when one of its inputs changes, so a next-state
         # process whose inputs all hold still after reset would leave its register X
-        full_next = accepted | (full & ~done)
-        m.d.sync += full.eq(full_next)
-        hazard_next = hazard
+        kept = full & ~done  # the held step stays
+        m.d.sync += full.eq(accepted | kept)
+        hazard_if_accepted = hazard_if_kept = hazard
         if recent:
             m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
             older = [(e.valid, e.slot) for e in recent[:-1]]
-            hazard_next = slot_hazard(older, held, self.step.payload, start, accepted)
-            m.d.sync += hazard.eq(hazard_next)
+            hazard_if_accepted, hazard_if_kept = slot_hazard_outcomes(older, held, self.step.payload, start)
+            m.d.sync += hazard.eq(Mux(accepted, hazard_if_accepted, hazard_if_kept))
         busy_next, chunk_next = busy, chunk
         if chunks > 1:
             m.d.comb += tile.chunk.eq(chunk)
@@ -129,13 +134,17 @@ class MXDPU(wiring.Component):
         # the held register loads whenever it may take a step, offered or not (`full` says
         # whether it did), that is while ~full | done. `load` is that decision made a cycle
         # ahead from the next state: a flip-flop that drives only the enable, which fans out to
-        # every bit of a step, with no logic between them
+        # every bit of a step, with no logic between them. Like the hazard, both outcomes are
+        # computed beside the issue logic and picked by `accepted` last: an accepted step is
+        # held next cycle at its chunk 0 (nothing else is issuing then); a kept one while it has
+        # not issued its last chunk
         load = Signal(init=1)
         with m.If(load):
             m.d.sync += held.eq(self.step.payload)
-        last_next = Mux(load, self.step.payload.last, held.last)
-        _, done_next = decide(full_next, busy_next, hazard_next, last_next, room_next, chunk_next)
-        m.d.sync += load.eq(~full_next | done_next)
+        _, done_if_accepted = decide(Const(1), Const(0), hazard_if_accepted, self.step.payload.last,
+                                     room_next, Const(0, chunk.shape()))
+        _, done_if_kept = decide(kept, busy_next, hazard_if_kept, held.last, room_next, chunk_next)
+        m.d.sync += load.eq(Mux(accepted, done_if_accepted, ~kept | done_if_kept))
 
         m.d.comb += [
             tile.step.eq(held), tile.issue.eq(issue),
