@@ -219,10 +219,20 @@ class Config:
         return self.prep_stages
 
     @property
+    def registers_before_unpack(self):
+        """pipe_unpack's register before Unpack (with 2): 0 or 1."""
+        return int(self.pipe_unpack == 2)
+
+    @property
+    def registers_after_unpack(self):
+        """pipe_unpack's register after Unpack (with 1 or 2): 0 or 1."""
+        return min(self.pipe_unpack, 1)
+
+    @property
     def format_copies(self):
-        """Registered copies of the step's two format codes before Unpack (pipe_unpack 2), one
-        per LANES_PER_FORMAT_COPY lanes; 0 without that register."""
-        return -(-self.lanes // LANES_PER_FORMAT_COPY) if self.pipe_unpack == 2 else 0
+        """Registered copies of the step's two format codes before Unpack, one per
+        LANES_PER_FORMAT_COPY lanes; 0 without that register."""
+        return -(-self.lanes // LANES_PER_FORMAT_COPY) * self.registers_before_unpack
 
     @property
     def slot_select_ahead(self):

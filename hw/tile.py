@@ -70,7 +70,7 @@ class Tile(wiring.Component):
         the elements pass a register first."""
         config, lanes = self.config, self.config.lanes
         chunk = elements.as_value().word_select(self.chunk, lanes * 8)
-        chunk = delay(m, chunk, int(config.pipe_unpack == 2), f"{name}_elements", reset_less=True)
+        chunk = delay(m, chunk, config.registers_before_unpack, f"{name}_elements", reset_less=True)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         outs = []
         for i in range(lanes):
@@ -82,7 +82,7 @@ class Tile(wiring.Component):
         # assignments into a strength-aware (vec8) concatenation whose every change is reduced
         # bit by bit in each of the many part-selects reading the vector (seconds per step)
         m.d.comb += out.eq(Cat(outs))
-        return delay(m, out, min(config.pipe_unpack, 1), f"{name}_unpacked")
+        return delay(m, out, config.registers_after_unpack, f"{name}_unpacked")
 
     def elaborate(self, platform):
         m = Module()
