@@ -57,8 +57,9 @@ class _Framing(wiring.Component):
         })
 
     def _frame_registers(self):
-        """The frame register (it shifts one beat down per beat moved) and the beat index."""
-        return Signal(self.count_beats * self.data_width, name="frame"), \
+        """The frame register (it shifts one beat down per beat moved; no reset, as the beat
+        index says which of its beats mean something) and the beat index."""
+        return Signal(self.count_beats * self.data_width, name="frame", reset_less=True), \
             Signal(range(self.count_beats), name="count")
 
 
@@ -184,8 +185,10 @@ class RegisterSlice(wiring.Component):
         m = Module()
         # a beat: TDATA and TLAST
         incoming = Cat(self.sink.tdata, self.sink.tlast)
-        held, held_valid = Signal(len(incoming)), Signal()
-        skid, skid_valid = Signal(len(incoming)), Signal()
+        # the beats mean nothing while their valid is low, so they need no reset (which would
+        # sit in front of every bit's enable)
+        held, held_valid = Signal(len(incoming), reset_less=True), Signal()
+        skid, skid_valid = Signal(len(incoming), reset_less=True), Signal()
         arriving = Signal()
         m.d.comb += [
             self.sink.tready.eq(~skid_valid),
