@@ -41,8 +41,8 @@ class AXIStreamSignature(wiring.Signature):
 
 
 class _Framing(wiring.Component):
-    """What the assembler and the serialiser share: a frame register of whole beats and the index
-    of the beat being moved. `sink` says whether the AXI4-Stream side is the input."""
+    """What the assembler and the serialiser share: the frame's beats and the index of the beat
+    being moved. `sink` says whether the AXI4-Stream side is the input."""
 
     def __init__(self, payload_width, data_width, sink):
         check_data_width(data_width)
@@ -56,18 +56,16 @@ class _Framing(wiring.Component):
             "payload": payload(stream.Signature(payload_width)),
         })
 
-    def _frame_registers(self):
-        """The frame register (it shifts one beat down per beat moved; no reset, as the beat
-        index says which of its beats mean something) and the beat index."""
-        return Signal(self.count_beats * self.data_width, name="frame", reset_less=True), \
-            Signal(range(self.count_beats), name="count")
+    def _beat_index(self):
+        """The index of the beat being moved, 0 .. count_beats - 1."""
+        return Signal(range(self.count_beats), name="count")
 
 
 class StepAssembler(_Framing):
     """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
 
     Accepts one beat a cycle. A completed frame moves to the payload register, offered the cycle
-    after its last beat, while the next frame's beats shift in; only a last beat waits, while the
+    after its last beat, while the next frame's beats arrive; only a last beat waits, while the
     payload before it is still offered. So TREADY comes from flip-flops and never waits for
     `payload.ready`, and a stream of frames passes at one beat per cycle.
     """
@@ -78,9 +76,12 @@ class StepAssembler(_Framing):
     def elaborate(self, platform):
         m = Module()
         width, count_beats = self.data_width, self.count_beats
-        # beats shift in from the top, so with the last one beat 0 sits at bits 0 .. W-1;
-        # `count` is the index of the next beat, up to the frame's last
-        frame, count = self._frame_registers()
+        # `count` is the index of the next beat, up to the frame's last. Beat j of a frame (but
+        # the last) waits in register j, whose W flip-flops load when it arrives: an enable of
+        # their own, so no net runs from the handshake to every bit of a frame. The last beat
+        # completes the frame as it arrives. (No reset: `count` says which of them mean something.)
+        count = self._beat_index()
+        earlier = [Signal(width, name=f"beat{j}", reset_less=True) for j in range(count_beats - 1)]
         # `count` is at the frame's last beat: a register beside it, so the enables of the wide
         # frame and payload registers are one level of logic from flip-flops
         at_last = Signal(init=count_beats == 1)
@@ -91,7 +92,7 @@ class StepAssembler(_Framing):
         full = Signal()
 
         beat = Signal()
-        completed = Cat(frame[width:], self.axis.tdata)  # the frame with this beat
+        completed = Cat(*earlier, self.axis.tdata)  # the frame with this beat as its last
         # TREADY is ~(full & at_last): a register of its own, decided a cycle ahead, as it
         # enables the step slice's output register
         ready = Signal(init=1)
@@ -118,8 +119,10 @@ class StepAssembler(_Framing):
         m.d.sync += load.eq(at_last_next & ~full_next)
         with m.If(load):
             m.d.sync += payload.eq(completed[:self.payload_width])
+        for j, register in enumerate(earlier):
+            with m.If(beat & (count == j)):
+                m.d.sync += register.eq(self.axis.tdata)
         with m.If(beat):
-            m.d.sync += frame.eq(completed)
             with m.If(self.axis.tlast):
                 m.d.sync += [count.eq(0), overlong.eq(0)]
             with m.Elif(at_last):
@@ -142,9 +145,10 @@ class ResultSerializer(_Framing):
     def elaborate(self, platform):
         m = Module()
         width, count_beats = self.data_width, self.count_beats
-        # the frame being sent shifts down one beat per transfer, zero-filled from the top;
-        # `count` is the index of the beat on TDATA
-        frame, count = self._frame_registers()
+        # the frame being sent shifts down one beat per transfer, zero-filled from the top (no
+        # reset: `busy` says whether it means something); `count` is the index of the beat on TDATA
+        frame = Signal(count_beats * width, name="frame", reset_less=True)
+        count = self._beat_index()
         busy = Signal()
 
         last = Signal()
