@@ -93,11 +93,8 @@ class StepAssembler(_Framing):
 
         beat = Signal()
         completed = Cat(*earlier, self.axis.tdata)  # the frame with this beat as its last
-        # TREADY is ~(full & at_last): a register of its own, decided a cycle ahead, as it
-        # enables the step slice's output register
-        ready = Signal(init=1)
         m.d.comb += [
-            self.axis.tready.eq(ready),
+            self.axis.tready.eq(~(full & at_last)),
             beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
@@ -110,7 +107,7 @@ class StepAssembler(_Framing):
         at_last_next = Mux(beat, Mux(self.axis.tlast, count_beats == 1,
                                      at_last | (count == count_beats - 2)), at_last)
         full_next = (last_beat & at_last & ~overlong) | (full & ~self.payload.ready)
-        m.d.sync += [at_last.eq(at_last_next), full.eq(full_next), ready.eq(~(full_next & at_last_next))]
+        m.d.sync += [at_last.eq(at_last_next), full.eq(full_next)]
         # the payload register takes the completed frame whenever a beat now would be a frame's
         # last and the payload before it is gone (`full` says whether it was one), that is while
         # at_last & ~full: `load`, decided a cycle ahead from the next state, is a flip-flop
