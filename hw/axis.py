@@ -41,8 +41,8 @@ class AXIStreamSignature(wiring.Signature):
 
 
 class _Framing(wiring.Component):
-    """What the assembler and the serialiser share: the frame's beats and the index of the beat
-    being moved. `sink` says whether the AXI4-Stream side is the input."""
+    """What the assembler and the serialiser share: the ports and the frame's beats. `sink` says
+    whether the AXI4-Stream side is the input."""
 
     def __init__(self, payload_width, data_width, sink):
         check_data_width(data_width)
@@ -55,10 +55,6 @@ class _Framing(wiring.Component):
             "axis": axis(AXIStreamSignature(data_width)),
             "payload": payload(stream.Signature(payload_width)),
         })
-
-    def _beat_index(self):
-        """The index of the beat being moved, 0 .. count_beats - 1."""
-        return Signal(range(self.count_beats), name="count")
 
 
 class StepAssembler(_Framing):
@@ -76,15 +72,14 @@ class StepAssembler(_Framing):
     def elaborate(self, platform):
         m = Module()
         width, count_beats = self.data_width, self.count_beats
-        # `count` is the index of the next beat, up to the frame's last. Beat j of a frame (but
-        # the last) waits in register j, whose W flip-flops load when it arrives: an enable of
-        # their own, so no net runs from the handshake to every bit of a frame. The last beat
-        # completes the frame as it arrives. (No reset: `count` says which of them mean something.)
-        count = self._beat_index()
+        # `position` is the next beat's index, one-hot, up to the frame's last. Beat j of a frame
+        # (but the last) waits in register j, which loads TDATA whenever beat j is the next (it
+        # keeps the beat that came): its enable is bit j of `position`, a flip-flop of its own,
+        # so no net runs from the handshake to the bits of a frame. The last beat completes the
+        # frame as it arrives. (No reset: `position` says which of them mean something.)
+        position = Signal(count_beats, init=1)
         earlier = [Signal(width, name=f"beat{j}", reset_less=True) for j in range(count_beats - 1)]
-        # `count` is at the frame's last beat: a register beside it, so the enables of the wide
-        # frame and payload registers are one level of logic from flip-flops
-        at_last = Signal(init=count_beats == 1)
+        at_last = position[-1]
         # a beat went past the last one without TLAST: drop the frame when its TLAST comes
         overlong = Signal()
         # the payload means nothing while `full` is low, so it needs no reset
@@ -99,33 +94,30 @@ class StepAssembler(_Framing):
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
         ]
-        # `at_last` and `full` next cycle, so that the payload register's enable can be a
+        # `position` and `full` next cycle, so that the payload register's enable can be a
         # register of its own, decided a cycle ahead. Each is one expression (no `m.If`): Icarus
         # runs a process only when one of its inputs changes, so a next-state process whose
         # inputs all hold still after reset would leave its register X
-        last_beat = beat & self.axis.tlast
-        at_last_next = Mux(beat, Mux(self.axis.tlast, count_beats == 1,
-                                     at_last | (count == count_beats - 2)), at_last)
-        full_next = (last_beat & at_last & ~overlong) | (full & ~self.payload.ready)
-        m.d.sync += [at_last.eq(at_last_next), full.eq(full_next)]
+        position_next = Mux(beat, Mux(self.axis.tlast, 1, Mux(at_last, position, position << 1)),
+                            position)[:count_beats]
+        full_next = (beat & self.axis.tlast & at_last & ~overlong) | (full & ~self.payload.ready)
+        m.d.sync += [position.eq(position_next), full.eq(full_next)]
         # the payload register takes the completed frame whenever a beat now would be a frame's
         # last and the payload before it is gone (`full` says whether it was one), that is while
         # at_last & ~full: `load`, decided a cycle ahead from the next state, is a flip-flop
         # that drives only the enable, which fans out to every bit of a step
         load = Signal(init=count_beats == 1)
-        m.d.sync += load.eq(at_last_next & ~full_next)
+        m.d.sync += load.eq(position_next[-1] & ~full_next)
         with m.If(load):
             m.d.sync += payload.eq(completed[:self.payload_width])
         for j, register in enumerate(earlier):
-            with m.If(beat & (count == j)):
+            with m.If(position[j]):
                 m.d.sync += register.eq(self.axis.tdata)
         with m.If(beat):
             with m.If(self.axis.tlast):
-                m.d.sync += [count.eq(0), overlong.eq(0)]
+                m.d.sync += overlong.eq(0)
             with m.Elif(at_last):
                 m.d.sync += overlong.eq(1)
-            with m.Else():
-                m.d.sync += count.eq(count + 1)
         return m
 
 
@@ -145,7 +137,7 @@ class ResultSerializer(_Framing):
         # the frame being sent shifts down one beat per transfer, zero-filled from the top (no
         # reset: `busy` says whether it means something); `count` is the index of the beat on TDATA
         frame = Signal(count_beats * width, name="frame", reset_less=True)
-        count = self._beat_index()
+        count = Signal(range(count_beats))
         busy = Signal()
 
         last = Signal()
