@@ -41,8 +41,8 @@ class AXIStreamSignature(wiring.Signature):
 
 
 class _Framing(wiring.Component):
-    """What the assembler and the serialiser share: the ports and the frame's beats. `sink` says
-    whether the AXI4-Stream side is the input."""
+    """What the assembler and the serialiser share: the ports and the number of beats in a frame
+    (`count_beats`). `sink` says whether the AXI4-Stream side is the input."""
 
     def __init__(self, payload_width, data_width, sink):
         check_data_width(data_width)

@@ -97,10 +97,11 @@ class MXDPU(wiring.Component):
         # low during reset: a step offered then would be taken and dropped by the reset
         m.d.comb += self.step.ready.eq((~full | done) & ~ResetSignal())
 
-        # every control register's value next cycle (`*_next`), so that the held register's
-        # enable can be a register of its own, decided a cycle ahead. Each is one expression (no
-        # `m.If`): Icarus runs a process only when one of its inputs changes, so a next-state
-        # process whose inputs all hold still after reset would leave its register X
+        # the control registers' next values (`full`'s is accepted | kept; busy_next, chunk_next,
+        # room_next), so that the held register's enable can be a register of its own, decided a
+        # cycle ahead. Each is one expression (no `m.If`): Icarus runs a process only when one of
+        # its inputs changes, so a next-state process whose inputs all hold still after reset
+        # would leave its register X
         kept = full & ~done  # the held step stays
         m.d.sync += full.eq(accepted | kept)
         hazard_if_accepted = hazard_if_kept = hazard
