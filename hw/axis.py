@@ -68,6 +68,9 @@ class StepAssembler(_Framing):
 
     def __init__(self, payload_width, data_width):
         super().__init__(payload_width, data_width, sink=True)
+        #: TREADY next cycle (not an AXI4-Stream signal): a register slice before the assembler
+        #: decides its output register's enable from it a cycle ahead (`RegisterSlice`)
+        self.tready_next = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -102,6 +105,7 @@ class StepAssembler(_Framing):
                             position)[:count_beats]
         full_next = (beat & self.axis.tlast & at_last & ~overlong) | (full & ~self.payload.ready)
         m.d.sync += [position.eq(position_next), full.eq(full_next)]
+        m.d.comb += self.tready_next.eq(~(full_next & position_next[-1]))
         # the payload register takes the completed frame whenever a beat now would be a frame's
         # last and the payload before it is gone (`full` says whether it was one), that is while
         # at_last & ~full: `load`, decided a cycle ahead from the next state, is a flip-flop
@@ -168,9 +172,14 @@ class RegisterSlice(wiring.Component):
     Latency: 1 cycle. Throughput: one beat a cycle.
     """
 
-    def __init__(self, data_width):
+    def __init__(self, data_width, *, ready_ahead=False):
         check_data_width(data_width)
         self.data_width = data_width
+        #: with `ready_ahead`, the source side's TREADY a cycle ahead, which the sink driven by
+        #: `source` provides (`StepAssembler.tready_next`): the output register's enable is then
+        #: a flip-flop of its own, decided a cycle ahead
+        self.ready_ahead = ready_ahead
+        self.source_tready_next = Signal()
         super().__init__({"sink": In(AXIStreamSignature(data_width)),
                           "source": Out(AXIStreamSignature(data_width))})
 
@@ -189,7 +198,14 @@ class RegisterSlice(wiring.Component):
             Cat(self.source.tdata, self.source.tlast).eq(held),
             self.source.tvalid.eq(held_valid),
         ]
-        with m.If(~held_valid | self.source.tready):  # the output register moves this edge
+        # the output register moves this edge
+        if self.ready_ahead:
+            move = Signal(init=1)
+            held_valid_next = Mux(move, skid_valid | arriving, held_valid)
+            m.d.sync += move.eq(~held_valid_next | self.source_tready_next)
+        else:
+            move = ~held_valid | self.source.tready
+        with m.If(move):
             with m.If(skid_valid):
                 m.d.sync += [held.eq(skid), held_valid.eq(1), skid_valid.eq(0)]
             with m.Else():
@@ -265,7 +281,8 @@ class AXISTop(wiring.Component):
         m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
         m.submodules.core = core = MXDPU(config)
         m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
-        m.submodules.step_slice = step_slice = RegisterSlice(self.data_width)
+        m.submodules.step_slice = step_slice = RegisterSlice(self.data_width, ready_ahead=True)
+        m.d.comb += step_slice.source_tready_next.eq(assemble.tready_next)
         m.submodules.result_slice = result_slice = RegisterSlice(self.data_width)
         # the payload streams carry the same bits: the layouts of the core, flat on the framers
         wiring.connect(m, assemble.payload, core.step)
