@@ -140,7 +140,8 @@ class Grid:
 
 
 def unpacked_layout(grid):
-    """One decoded operand: `(-1)^sign · sig · 2^(grid.elem_lsb + exp)`; sig = exp = 0 when NaN/Inf."""
+    """One decoded operand: `(-1)^sign · sig · 2^(grid.elem_lsb + exp)`; sig and exp mean nothing
+    when NaN/Inf (see `hw.unpack.Unpack`)."""
     return data.StructLayout({
         "sig": grid.sig_width,
         "exp": grid.exp_width,

@@ -1,7 +1,10 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .tile import Tile
@@ -9,26 +12,33 @@ from .tile import Tile
 __all__ = ["MXDPU", "slot_hazard"]
 
 
-def slot_hazard_outcomes(older, held, offered, start):
+def slot_in_flight(in_flight, slot):
+    """Bit `slot` of the one-hot `in_flight` vector (0 for a slot number past its end): a
+    multiplexer tree of the vector's register bits, no compare."""
+    padded = Cat(in_flight, Const(0, (1 << len(slot)) - len(in_flight)))
+    return padded.bit_select(slot, 1)
+
+
+def slot_hazard_outcomes(in_flight, held, offered, start):
     """`slot_hazard`'s two outcomes, (if the offered step is accepted, if the held one is kept)."""
-    def meets(slot):
-        return Cat(*(valid & (other == slot) for valid, other in older)).any()
-    if_accepted = ~offered.first & (meets(offered.slot) | (start & (held.slot == offered.slot)))
-    if_kept = ~held.first & (meets(held.slot) | start)
+    if_accepted = ~offered.first & (slot_in_flight(in_flight, offered.slot)
+                                    | (start & (held.slot == offered.slot)))
+    if_kept = ~held.first & (slot_in_flight(in_flight, held.slot) | start)
     return if_accepted, if_kept
 
 
-def slot_hazard(older, held, offered, start, accepted):
+def slot_hazard(in_flight, held, offered, start, accepted):
     """Whether the step held next cycle will find its slot in flight: it is the `offered` step
     when `accepted`, else the `held` one; in flight then are the held step when it `start`s
-    issuing now, and `older`, the (valid, slot) of the steps issued 1 .. accumulate_latency - 1
-    cycles ago. A `first` step never finds a hazard (it does not read its slot).
+    issuing now, and the slots set in `in_flight`, one bit per slot: those of the steps issued
+    1 .. accumulate_latency - 1 cycles ago. A `first` step never finds a hazard (it does not
+    read its slot).
 
     Both outcomes are computed beside the issue logic and picked by `start` and `accepted` last,
-    so the compares do not wait for them (`sim.formal` proves this equal to comparing the chosen
-    step's slot).
+    so the lookups do not wait for them (`sim.formal` proves this equal to comparing the chosen
+    step's slot with each step in flight, for every slot number below 2^slot_width).
     """
-    return Mux(accepted, *slot_hazard_outcomes(older, held, offered, start))
+    return Mux(accepted, *slot_hazard_outcomes(in_flight, held, offered, start))
 
 
 class MXDPU(wiring.Component):
@@ -67,12 +77,13 @@ class MXDPU(wiring.Component):
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
 
-        # in flight: the steps issued 1 .. accumulate_latency cycles ago, newest first; a step
-        # issued now would read its slot before they write theirs back
-        issued = data.StructLayout({"valid": 1, "slot": config.slot_width})
-        recent = [Signal(issued, name=f"recent{i}") for i in range(config.accumulate_latency)]
-        for newer, older in zip(recent, recent[1:]):
-            m.d.sync += older.eq(newer)
+        # in flight: the steps issued 1 .. accumulate_latency - 1 cycles ago (a step issued now
+        # would read its slot before they write theirs back), one bit per slot in `in_flight`,
+        # a register: the OR of the one-hot slots in `issued`, the steps issued 1 ..
+        # accumulate_latency - 2 cycles ago, and of the step issuing now
+        in_flight = Signal(config.depth)
+        issued = [Signal(config.depth, name=f"issued{i}")
+                  for i in range(max(config.accumulate_latency - 2, 0))]
         # the held step's slot is in flight: a register, decided a cycle ahead for the step held
         # then (the one accepted now, or the one kept) against the steps in flight then (the
         # one issuing now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither
@@ -105,10 +116,14 @@ class MXDPU(wiring.Component):
         kept = full & ~done  # the held step stays
         m.d.sync += full.eq(accepted | kept)
         hazard_if_accepted = hazard_if_kept = hazard
-        if recent:
-            m.d.sync += [recent[0].valid.eq(start), recent[0].slot.eq(held.slot)]
-            older = [(e.valid, e.slot) for e in recent[:-1]]
-            hazard_if_accepted, hazard_if_kept = slot_hazard_outcomes(older, held, self.step.payload, start)
+        if config.accumulate_latency:
+            issuing = Cat(start & (held.slot == i) for i in range(config.depth))
+            for newer, older in zip([issuing] + issued, issued):
+                m.d.sync += older.eq(newer)
+            if config.accumulate_latency > 1:
+                m.d.sync += in_flight.eq(reduce(operator.or_, issued, issuing))
+            hazard_if_accepted, hazard_if_kept = slot_hazard_outcomes(
+                in_flight, held, self.step.payload, start)
             m.d.sync += hazard.eq(Mux(accepted, hazard_if_accepted, hazard_if_kept))
         busy_next, chunk_next = busy, chunk
         if chunks > 1:

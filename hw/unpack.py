@@ -21,6 +21,11 @@ class Unpack(wiring.Component):
     exponent offset of the significand LSB from `grid.elem_lsb`, the significand with its hidden
     bit, and is_nan / is_inf / is_zero. A format code the build does not enable (or a reserved
     one) decodes as NaN; the step's `invalid` flag comes from `format_enabled`.
+
+    The significand and exponent of a NaN or an infinity are left as the code's fields give
+    them, not cleared: every result such an element touches is NaN or ±Inf (SPEC §2), which
+    overrides the sum, and a clear would be a synchronous reset of the register after Unpack
+    driven by the special decode (on ECP5 an LSR net at the end of three levels of logic).
     """
 
     def __init__(self, grid):
@@ -71,16 +76,15 @@ class Unpack(wiring.Component):
             out.inf.eq(inf),
             out.zero.eq(~normal & (x.mant == 0)),
         ]
-        with m.If(~(nan | inf)):
-            # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
-            m.d.comb += out.sig.eq(x.mant | (normal << fmt.mbits))
-            # the exponent offset as a table of the field's values, not an add of a constant:
-            # each bit is then a small function of the field alone, and Yosys cannot share one
-            # adder between the formats (which put the format decode before its carry chain)
-            with m.Switch(x.exp):
-                for field in range(1 << fmt.ebits):
-                    with m.Case(field):
-                        m.d.comb += out.exp.eq(max(field, 1) + fmt.lsb_exp - 1 - grid.elem_lsb)
+        # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
+        m.d.comb += out.sig.eq(x.mant | (normal << fmt.mbits))
+        # the exponent offset as a table of the field's values, not an add of a constant:
+        # each bit is then a small function of the field alone, and Yosys cannot share one
+        # adder between the formats (which put the format decode before its carry chain)
+        with m.Switch(x.exp):
+            for field in range(1 << fmt.ebits):
+                with m.Case(field):
+                    m.d.comb += out.exp.eq(max(field, 1) + fmt.lsb_exp - 1 - grid.elem_lsb)
 
     def _decode_hif8(self, m, fmt):
         """HiF8: a priority decode of the dot field picks where the exponent and mantissa sit;
@@ -114,8 +118,7 @@ class Unpack(wiring.Component):
             out.inf.eq(inf),
             out.zero.eq(self.code == 0),
         ]
-        with m.If(~(nan | inf)):
-            m.d.comb += [
-                out.sig.eq(sig),
-                out.exp.eq(operand + offset),
-            ]
+        m.d.comb += [
+            out.sig.eq(sig),
+            out.exp.eq(operand + offset),
+        ]

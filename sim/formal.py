@@ -22,8 +22,9 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
             value
   overflow  Round's overflow from the bits before the increment against the rounded bits
-  hazard    the top's slot hazard (both outcomes computed, picked by the issue and accept
-            signals last) against the compare of the chosen step's slot, at the largest depth
+  hazard    the top's slot hazard (the slot's bit of the one-hot slots in flight; both outcomes
+            computed, picked by the issue and accept signals last) against the compare of the
+            chosen step's slot with each step in flight, at the largest depth
             (256 slots) and acc_stages (12 steps in flight)
 A miter with a register (`latency` 1) compares the fast output with the reference of the
 inputs one cycle earlier, at step 2 of a `sat -seq` unrolling (the registers hold no reset and
@@ -216,7 +217,9 @@ class OverflowMiter(wiring.Component):
 
 class HazardMiter(wiring.Component):
     """`slot_hazard` against `reference_slot_hazard` for `older` steps in flight before the one
-    issuing now, slots of `slot_width` bits, every input free."""
+    issuing now, slots of `slot_width` bits (2^slot_width slots), every input free: the
+    implementation reads the older steps as the top keeps them, one bit per slot (the OR of
+    their one-hot slots), the reference compares each one's slot."""
 
     def __init__(self, slot_width, older, implementation=slot_hazard):
         self.implementation = implementation
@@ -230,8 +233,11 @@ class HazardMiter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         older = [(self.older_valid[i], self.older_slot[i]) for i in range(len(self.older_valid))]
-        args = older, self.held, self.offered, self.start, self.accepted
-        m.d.comb += self.trigger.eq(self.implementation(*args) != reference_slot_hazard(*args))
+        in_flight = Cat(Cat(valid & (slot == i) for valid, slot in older).any()
+                        for i in range(1 << len(self.held.slot)))
+        step = self.held, self.offered, self.start, self.accepted
+        m.d.comb += self.trigger.eq(self.implementation(in_flight, *step)
+                                    != reference_slot_hazard(older, *step))
         return m
 
 

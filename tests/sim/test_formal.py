@@ -92,9 +92,9 @@ def test_planted_subnormal_exponent_fails(tmp_path):
         prove(miter, "planted_exponent", tmp_path)
 
 
-def hazard_missing_the_issuing_step(older, held, offered, start, accepted):
+def hazard_missing_the_issuing_step(in_flight, held, offered, start, accepted):
     """Planted: the step starting to issue now is not counted as in flight."""
-    return slot_hazard(older, held, offered, 0, accepted)
+    return slot_hazard(in_flight, held, offered, 0, accepted)
 
 
 def test_planted_hazard_missing_the_issuing_step_fails(tmp_path):
