@@ -211,7 +211,11 @@ class RegisterSlice(wiring.Component):
             with m.Else():
                 m.d.sync += [held.eq(incoming), held_valid.eq(arriving)]
         with m.Elif(arriving):
-            m.d.sync += [skid.eq(incoming), skid_valid.eq(1)]
+            m.d.sync += skid_valid.eq(1)
+        # the skid register takes TDATA whenever it is empty, beat or not (`skid_valid` says
+        # whether it holds one): its enable is `~skid_valid`, a flip-flop, not the handshake
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(incoming)
         return m
 
 

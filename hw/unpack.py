@@ -39,18 +39,30 @@ class Unpack(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         grid, out = self.grid, self.out
+        records = []
+        for fmt in grid.formats:
+            record = Signal(unpacked_layout(grid), name=f"{fmt.name}_record")
+            self._decode(m, fmt, record)
+            records.append(record)
+        # a format code the build does not enable takes the last format's record, of which only
+        # `nan` means anything, and that is set: no branch of the selection is a constant (Yosys
+        # would turn a constant one into a synchronous reset of the register after Unpack,
+        # driven by the format decode)
+        selected = Signal(unpacked_layout(grid))
         with m.Switch(self.format):
-            for fmt in grid.formats:
+            for fmt, record in zip(grid.formats[:-1], records):
                 with m.Case(fmt.code):
-                    self._decode(m, fmt)
+                    m.d.comb += selected.eq(record)
             with m.Default():
-                m.d.comb += out.nan.eq(1)
+                m.d.comb += selected.eq(records[-1])
+        m.d.comb += [out.eq(selected),
+                     out.nan.eq(selected.nan | ~format_enabled(grid, self.format))]
         return m
 
-    def _decode(self, m, fmt):
-        grid, out = self.grid, self.out
+    def _decode(self, m, fmt, out):
+        grid = self.grid
         if fmt.tapered:
-            self._decode_hif8(m, fmt)
+            self._decode_hif8(m, fmt, out)
             return
         x = fmt.layout(self.code[:fmt.layout.size])
         m.d.comb += out.sign.eq(x.sign)
@@ -71,25 +83,26 @@ class Unpack(wiring.Component):
         else:
             nan, inf = Const(0), Const(0)
         normal = x.exp != 0
+        # the exponent offset as a table of the field's values, each bit the set of fields where
+        # it is 1 (logic, not a multiplexer of constants, and not an add of a constant: Yosys
+        # could then share one adder between the formats, with the format decode before its
+        # carry chain)
+        offsets = [max(field, 1) + fmt.lsb_exp - 1 - grid.elem_lsb for field in range(1 << fmt.ebits)]
+        exp_bits = [[field for field, offset in enumerate(offsets) if offset >> bit & 1]
+                    for bit in range(len(out.exp))]
         m.d.comb += [
             out.nan.eq(nan),
             out.inf.eq(inf),
             out.zero.eq(~normal & (x.mant == 0)),
+            # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
+            out.sig.eq(x.mant | (normal << fmt.mbits)),
+            out.exp.eq(Cat(x.exp.matches(*fields) if fields else Const(0) for fields in exp_bits)),
         ]
-        # hidden bit for normals; a subnormal has the same LSB weight as exponent field 1
-        m.d.comb += out.sig.eq(x.mant | (normal << fmt.mbits))
-        # the exponent offset as a table of the field's values, not an add of a constant:
-        # each bit is then a small function of the field alone, and Yosys cannot share one
-        # adder between the formats (which put the format decode before its carry chain)
-        with m.Switch(x.exp):
-            for field in range(1 << fmt.ebits):
-                with m.Case(field):
-                    m.d.comb += out.exp.eq(max(field, 1) + fmt.lsb_exp - 1 - grid.elem_lsb)
 
-    def _decode_hif8(self, m, fmt):
+    def _decode_hif8(self, m, fmt, out):
         """HiF8: a priority decode of the dot field picks where the exponent and mantissa sit;
         the exponent is then one sign-magnitude add onto a constant offset."""
-        grid, out = self.grid, self.out
+        grid = self.grid
         x = fmt.layout(self.code)
         top = fmt.sig_width - 1
         # |E| (at most 15: 4 bits) and E's sign, and the significand 1mmm (mantissa left-aligned)
@@ -110,15 +123,11 @@ class Unpack(wiring.Component):
         denormal_base = fmt.denormal_lsb - 1 - grid.elem_lsb
         operand = Mux(denormal, x.low[:3], magnitude ^ negative.replicate(4))
         offset = Mux(denormal, denormal_base, Mux(negative, normal_base - 15, normal_base))
-        nan = x.sign & (x.low == 0)
-        inf = x.low == fmt.inf_low
         m.d.comb += [
             out.sign.eq(x.sign),
-            out.nan.eq(nan),
-            out.inf.eq(inf),
+            out.nan.eq(x.sign & (x.low == 0)),
+            out.inf.eq(x.low == fmt.inf_low),
             out.zero.eq(self.code == 0),
-        ]
-        m.d.comb += [
             out.sig.eq(sig),
             out.exp.eq(operand + offset),
         ]
