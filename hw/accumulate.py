@@ -21,7 +21,9 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
                one-hot bit: min(leading zeros, limit) from one tree
-    normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places)
+    normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places); beside
+               the second, `rounding_summary`: the sticky bit (any bit below the round bit) and
+               whether the fraction is all ones, from the first step's value and the 0 to 7
     round      `Round` decides the RNE increment, overflow (from the bits before the increment),
                underflow and inexact; then the increment; specials override
 The pipeline registers sit at those cut points; which ones are used is set by `stages` (loop) and
@@ -61,7 +63,7 @@ from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
            "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
-           "exponent_differences", "exponent_range", "limit_bit", "shift_left"]
+           "exponent_differences", "exponent_range", "limit_bit", "rounding_summary", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -228,17 +230,41 @@ class CountLeadingZeros(wiring.Component):
         return m
 
 
-def shift_left(m, value, amount, cut=_no_cut, fine=3):
+def shift_left(m, value, amount, cut=_no_cut, fine=3, beside=None):
     """`value` << `amount`, modulo 2^len(value), in two steps: by `amount`'s high bits (whole
     multiples of 2^fine places), then by its `fine` low bits; `cut(**values)` gives the values
-    after the pipeline cut between the steps (none by default)."""
+    after the pipeline cut between the steps (none by default). With `beside`, returns
+    (shifted, beside(coarse, low)): what `beside` computes from the first step's value and the
+    fine amount runs beside the second step."""
     width = len(value)
     coarse = Signal(width)
     m.d.comb += coarse.eq(value << Cat(Const(0, fine), amount[fine:]))
     coarse, low = cut(coarse=coarse, low=amount[:fine])
     shifted = Signal(width)
     m.d.comb += shifted.eq(coarse << low)
-    return shifted
+    return shifted if beside is None else (shifted, beside(coarse, low))
+
+
+def rounding_summary(coarse, low):
+    """(sticky, ones) of sig = coarse << low (modulo 2^len(coarse)) for `Round`, without sig:
+    `sticky`, a bit below sig's round bit is set; `ones`, sig's 23 fraction bits are all set.
+
+    Coarse bit j lands at place j + low: each bit is gated by a compare of `low` with constants
+    (constant for the bits every `low` puts in the same part), so no OR or AND waits for the
+    shift. Combinational.
+    """
+    width = len(coarse)
+    round_place = width - _FRAC - 2  # sig's round bit, below its 24 significand bits
+
+    def lands(j, lo, hi):  # lo <= j + low < hi, for every low of len(low) bits
+        return (low >= lo - j) & (low < hi - j)
+    sticky = Cat(coarse[j] & lands(j, 0, round_place) for j in range(round_place)).any()
+    # the fraction places round_place + 1 .. width - 2; a coarse bit below round_place + 1 lands
+    # there for low up to 2^len(low) - 1 places
+    first = max(round_place + 1 - ((1 << len(low)) - 1), 0)
+    ones = Cat(coarse[j] | ~lands(j, round_place + 1, width - 1)
+               for j in range(first, width - 1)).all()
+    return sticky, ones
 
 
 class ShiftRightJam(wiring.Component):
@@ -291,31 +317,28 @@ def exponent_range(biased):
 
 
 class Round(wiring.Component):
-    """Decide the RNE rounding of sign · `sig` · 2^(`biased` - 127 - width + 1) to binary32
-    (SPEC §2).
+    """Decide the RNE rounding of sign · `sig` · 2^(`biased` - 127 - 24) to binary32 (SPEC §2).
 
-    `sig` is normalised (top bit set) with `biased` >= 1, or has its top bit clear with
-    `biased` = 1 (a subnormal or zero exact value, exponent -126); everything below the round
-    bit is sticky. `huge`, `top` are `exponent_range(biased)`. The rounded magnitude bits are
-    `truncated` + `up`: the increment may carry from the fraction into the exponent field (a
-    subnormal becomes the least normal, 1.11..1 · 2^e becomes 2^(e+1)); it never reaches Inf,
-    because `overflow` is decided from the bits before it and then replaces the magnitude.
-    `negative` is the result's sign: +0 for an exact zero. `underflow` = tiny before rounding
-    and inexact. Combinational.
+    `sig` is the significand's top 24 bits and its round bit; `sticky` is set when a bit below
+    them is, `ones` when sig's 23 fraction bits are all set (both a stage ahead:
+    `rounding_summary`). `sig` is normalised (top bit set) with `biased` >= 1, or has its top
+    bit clear with `biased` = 1 (a subnormal or zero exact value, exponent -126). `huge`, `top`
+    are `exponent_range(biased)`. The rounded magnitude bits are `truncated` + `up`: the
+    increment may carry from the fraction into the exponent field (a subnormal becomes the least
+    normal, 1.11..1 · 2^e becomes 2^(e+1)); it never reaches Inf, because `overflow` is decided
+    from the bits before it and then replaces the magnitude. `negative` is the result's sign: +0
+    for an exact zero. `underflow` = tiny before rounding and inexact. Combinational.
     """
 
-    def __init__(self, width, *, exp_shape):
-        # 24 significand bits and a round bit at least.
-        if not isinstance(width, int) or width < _FRAC + 2:
-            raise ValueError(f"Round width must be an integer of at least {_FRAC + 2}, "
-                             f"not {width!r}")
-        self._width = width
+    def __init__(self, *, exp_shape):
         super().__init__({
             "sign": In(1),
             "biased": In(exp_shape),
             "huge": In(1),
             "top": In(1),
-            "sig": In(width),
+            "sig": In(_FRAC + 2),
+            "sticky": In(1),
+            "ones": In(1),
             "truncated": Out(31),
             "up": Out(1),
             "negative": Out(1),
@@ -326,17 +349,13 @@ class Round(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        w = self._width
-        normal = self.sig[w - 1]
-        frac = self.sig[w - 1 - _FRAC:w - 1]
-        lsb = self.sig[w - 1 - _FRAC]
-        round_bit = self.sig[w - 2 - _FRAC]
-        sticky = self.sig[:w - 2 - _FRAC] != 0
-        up = round_bit & (sticky | lsb)
-        inexact_bits = round_bit | sticky
+        round_bit, frac, normal = self.sig[0], self.sig[1:_FRAC + 1], self.sig[_FRAC + 1]
+        lsb = frac[0]
+        up = round_bit & (self.sticky | lsb)
+        inexact_bits = round_bit | self.sticky
         # beyond the largest finite: an exponent past 254, or 254 with every fraction bit set
         # rounding up into 2^128
-        overflow = normal & (self.huge | (self.top & (frac == (1 << _FRAC) - 1) & up))
+        overflow = normal & (self.huge | (self.top & self.ones & up))
         m.d.comb += [
             self.truncated.eq(Cat(frac, Mux(normal, self.biased[:8], 0))),
             self.up.eq(up),
@@ -699,18 +718,22 @@ class Accumulate(wiring.Component):
         # -- normalise -----------------------------------------------------------------------------
         e_res = Signal(w.top_biased)
         m.d.comb += e_res.eq(e_top - count)
-        sig = shift_left(m, magnitude, count, cut=lambda **values: stage("shift", **values))
+        # beside the fine shift: Round's sticky bit and all-ones fraction test
+        sig, (sticky, ones) = shift_left(m, magnitude, count, beside=rounding_summary,
+                                         cut=lambda **values: stage("shift", **values))
         e_res, sign, side = stage("shift", e_res=e_res, sign=sign, side=side)
 
-        # beside the fine shift: the result's binade against the largest finite one
+        # and the result's binade against the largest finite one
         huge, top = exponent_range(e_res)
-        sig, e_res, huge, top, sign, side = stage("normalise", sig=sig, e_res=e_res, huge=huge,
-                                                  top=top, sign=sign, side=side)
+        # Round reads the top 24 bits and the round bit; the rest is in `sticky`
+        sig, sticky, ones, e_res, huge, top, sign, side = stage(
+            "normalise", sig=sig[-(_FRAC + 2):], sticky=sticky, ones=ones, e_res=e_res, huge=huge,
+            top=top, sign=sign, side=side)
 
         # -- round: decide, then increment; specials override --------------------------------------
-        m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top_biased)
+        m.submodules.round = rnd = Round(exp_shape=w.top_biased)
         m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
-                     rnd.sig.eq(sig)]
+                     rnd.sig.eq(sig), rnd.sticky.eq(sticky), rnd.ones.eq(ones)]
         # Before the cut, everything but the increment: the specials or an overflow replace the
         # bits to increment (and the increment by 0), the result's sign, the flags. After it
         # the increment alone gives the result.
