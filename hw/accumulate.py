@@ -12,7 +12,9 @@ Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
 The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
     read       D from the slot store (its read multiplexer), registered as read
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
-    compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
+    compare    subtract the exponents both ways, count D's trailing zeros (a tree, cut in the
+               middle by the `select` cut), decide the specials; then (`select`) pick which
+               operand is big, its exponent and the distance
     align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
                small right against big (whole bytes, then 0 to 7 places); the bits shifted
                out are OR-ed ("jammed") into the window's last place, found by comparing
@@ -93,7 +95,9 @@ _FINISH = data.StructLayout({"truncated": 31, "up": 1, "sign": 1, "flags": 4})
 #: (compare), the rounding increment is taken apart from its decision (round), the slot read
 #: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the
 #: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
-#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam).
+#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam); then the
+#: exponent compare's subtractors apart from the pick they decide (select), with D's
+#: trailing-zero count's tree cut in the middle.
 _LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
                "tree", "shift", "jam", "select")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
@@ -622,10 +626,9 @@ class Accumulate(wiring.Component):
         # -- compare: subtract the exponents both ways, decide the specials --------------------------
         # D's trailing zeros as a window place (`window` when D is zero): the leading zeros of the
         # window-wide D reversed; the constant zeros below D's significand fold away, no adder.
-        m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window)
+        # The `select` cut falls in the middle of the count's tree: the count comes after it.
+        m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window, cut="select" in cuts)
         m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig << (w.window - _FRAC - 1)))))
-        d_tz = Signal(w.tz)
-        m.d.comb += d_tz.eq(d_trailing.count)
 
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
         pos = v.specials.pos_inf | (d_inf & ~d_sign)
@@ -643,10 +646,12 @@ class Accumulate(wiring.Component):
         # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
         # zero sum is never big, so a zero small is always V.
         (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, d_sign, d_biased, d_sig,
-         d_tz, side) = stage(
+         side) = stage(
             "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
             v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, d_sign=d_sign, d_biased=d_biased,
-            d_sig=d_sig, d_tz=d_tz, side=side)
+            d_sig=d_sig, side=side)
+        d_tz = Signal(w.tz)
+        m.d.comb += d_tz.eq(d_trailing.count)
 
         # -- select: which is big, its exponent, the distance ----------------------------------------
         v_big = ~v_zero & (v_minus_d >= 0)

@@ -299,6 +299,8 @@ def _stage_proofs():
     proofs.update({
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        # D's trailing zeros, counted in the window with the `select` cut in the tree
+        "count_cut_window": lambda: CountMiter(w.window, cut=True),
         "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),
         "shift_cut": lambda: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(), cut=True,
                                         summary=rounding_summary),
