@@ -4,7 +4,8 @@ The block's value is V = sum · 2^(scale + grid_lsb), with `sum` an exact two's-
 The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-add, in two parts:
 
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
-    negate     |sum|, split in two halves with the carry between them
+    negate     0 - sum, in two halves with the borrow between them; |sum| is picked by the sign
+               after the high half
     count      leading zeros of |sum| (a tree), trailing zeros of sum (the same tree, reversed)
     normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
                places): V's significand, its exponent, and the place of its lowest set bit;
@@ -65,7 +66,8 @@ from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
            "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
-           "exponent_differences", "exponent_range", "limit_bit", "rounding_summary", "shift_left"]
+           "exponent_differences", "exponent_range", "limit_bit", "negate_magnitude",
+           "rounding_summary", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -164,6 +166,32 @@ def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cu
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
     return magnitude, negative
+
+
+def negate_magnitude(m, value, cut=_no_cut):
+    """|value| of a two's-complement `value`, as wide, unsigned (the most negative value's
+    magnitude is its top bit).
+
+    In halves, low half first: 0 - the low half, and that or the low half as it is picked by the
+    sign; `cut(**values)` gives the values after the pipeline cut (none by default); then
+    0 - the high half - the low half's borrow, picked likewise. The carry chains take value's
+    bits as they come: the sign picks after them, no XOR waits before them.
+    """
+    width = len(value)
+    half = width // 2
+    sign = value[-1]
+    value = value.as_unsigned()
+    minus_low = Signal(half + 1)  # its top bit: the borrow into the high half (low half != 0)
+    low = Signal(half)
+    m.d.comb += [minus_low.eq(0 - value[:half]),
+                 low.eq(Mux(sign, minus_low[:half], value[:half]))]
+    high, low, borrow, sign = cut(high=value[half:], low=low, borrow=minus_low[half], sign=sign)
+    # 0 - high - borrow: the borrow as a place below the high half, so it enters the chain at
+    # its start (no adder of its own)
+    minus_high = (0 - Cat(borrow, high))[1:]
+    magnitude = Signal(width)
+    m.d.comb += magnitude.eq(Cat(low, Mux(sign, minus_high, high)))
+    return magnitude
 
 
 def exponent_differences(m, v_exp, d_field, diff_shape, cut=_no_cut):
@@ -485,21 +513,17 @@ class PrepareBlock(wiring.Component):
         specials = Signal(SPECIALS)
         m.d.comb += specials.eq(Cat(self.nan, self.invalid, self.pos_inf, self.neg_inf))
 
-        # -- negate: |sum| = (sum ^ sign) + sign, low half first ---------------------------------
+        # -- negate: |sum| in halves, the `negate` cut between them --------------------------------
         sign = self.sum[-1]
-        flipped = self.sum.as_unsigned() ^ sign.replicate(w.mag)
-        low, carry = _add_halves(m, flipped, Const(0, w.mag), sign, "magnitude")
+        magnitude = negate_magnitude(m, self.sum, cut=lambda **values: stage("negate", **values))
         # trailing zeros of sum, which are those of |sum| (negation keeps them); the `negate`
         # cut falls in the middle of the count's tree
         m.submodules.trailing = trailing = CountLeadingZeros(w.mag, cut="negate" in cuts)
         m.d.comb += trailing.i.eq(Cat(*reversed(list(self.sum.as_unsigned()))))
         tz = trailing.count
         zero = self.sum == 0
-        flipped, low, carry, zero, sign, scale, specials = stage(
-            "negate", flipped=flipped, low=low, carry=carry, zero=zero, sign=sign,
-            scale=self.scale, specials=specials)
-        magnitude = Signal(w.mag)
-        m.d.comb += magnitude.eq(_add_high(flipped, Const(0, w.mag), low, carry))
+        zero, sign, scale, specials = stage("negate", zero=zero, sign=sign, scale=self.scale,
+                                            specials=specials)
         magnitude, tz, zero, sign, scale, specials = stage(
             "magnitude", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
             specials=specials)

