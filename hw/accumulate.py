@@ -329,9 +329,10 @@ class ShiftRightJam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fine = self._FINE
-        # a shift of width - 1 or less fits in width.bit_length() bits; anything more clears
-        near = self.shift < self._width
+        # a shift of width - 1 or less fits in width.bit_length() bits: below 2^that, the steps
+        # clear the value past width - 1 places themselves; anything more clears
         amount = self.shift[:max(self._width.bit_length(), fine + 1)]
+        near = self.shift[len(amount):] == 0
         coarse = Signal(self._width)
         m.d.comb += coarse.eq(Mux(near, self.i >> Cat(Const(0, fine), amount[fine:]), 0))
         sticky = (self.tz < self.shift) & (self.tz < self._width)
