@@ -87,9 +87,9 @@ _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 #: The specials of a chunk or a block (`hw.pe.Specials`), travelling beside the sum into
 #: Accumulate: NaN element or scale, invalid, an infinite product of either sign.
 SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
-#: Round's decision, carried over the `round` cut to the increment: the bits to increment (NaN's
-#: or Inf's when they replace the rounded value), the increment, the result's sign and flags.
-_FINISH = data.StructLayout({"truncated": 31, "up": 1, "sign": 1, "flags": 4})
+#: Round's result, carried over the `round` cut to the slot write: the magnitude bits (NaN's or
+#: Inf's when they replace the rounded value), the result's sign and flags.
+_FINISH = data.StructLayout({"magnitude": 31, "sign": 1, "flags": 4})
 
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
@@ -764,16 +764,16 @@ class Accumulate(wiring.Component):
         m.submodules.round = rnd = Round(exp_shape=w.top_biased)
         m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
                      rnd.sig.eq(sig), rnd.sticky.eq(sticky), rnd.ones.eq(ones)]
-        # Before the cut, everything but the increment: the specials or an overflow replace the
-        # bits to increment (and the increment by 0), the result's sign, the flags. After it
-        # the increment alone gives the result.
+        # Before the cut, everything: the increment runs beside the decision, which picks it or
+        # the bits before it; the specials or an overflow replace them. After it, the result.
+        incremented = Signal(31)  # a carry out of 31 bits only past Inf, always overridden
+        m.d.comb += incremented.eq(rnd.truncated + 1)
         finish = Signal(_FINISH)
         special = side.nan | side.inf
         override = special | rnd.overflow
         m.d.comb += [
-            finish.truncated.eq(Mux(override, Mux(side.nan, Const(NAN, 31), Const(_INF, 31)),
-                                    rnd.truncated)),
-            finish.up.eq(rnd.up & ~override),
+            finish.magnitude.eq(Mux(override, Mux(side.nan, Const(NAN, 31), Const(_INF, 31)),
+                                    Mux(rnd.up, incremented, rnd.truncated))),
             finish.sign.eq(Mux(side.nan, 0, Mux(side.inf, side.neg, rnd.negative))),
             # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
             finish.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
@@ -781,10 +781,6 @@ class Accumulate(wiring.Component):
         ]
         finish, = stage("round", finish=finish)
 
-        rounded = Signal(31)
-        m.d.comb += [
-            rounded.eq(finish.truncated + finish.up),
-            self.result.eq(Cat(rounded, finish.sign)),
-            self.flags.eq(finish.flags),
-        ]
+        m.d.comb += [self.result.eq(Cat(finish.magnitude, finish.sign)),
+                     self.flags.eq(finish.flags)]
         return m
