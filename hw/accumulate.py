@@ -14,8 +14,8 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     read       D from the slot store (its read multiplexer), registered as read
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
     compare    subtract the exponents both ways, count D's trailing zeros (a tree, cut in the
-               middle by the `select` cut), decide the specials; then (`select`) pick which
-               operand is big, its exponent and the distance
+               middle by the `select` cut), test D for NaN and Inf; then (`select`) decide the
+               specials, pick which operand is big, its exponent and the distance
     align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
                small right against big (whole bytes, then 0 to 7 places); the bits shifted
                out are OR-ed ("jammed") into the window's last place, found by comparing
@@ -28,7 +28,8 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
                the second, `rounding_summary`: the sticky bit (any bit below the round bit) and
                whether the fraction is all ones, from the first step's value and the 0 to 7
     round      `Round` decides the RNE increment, overflow (from the bits before the increment),
-               underflow and inexact; then the increment; specials override
+               underflow and inexact; the increment runs beside it and is picked by it; specials
+               override; then (`round`) the result, registered before the slot write
 The pipeline registers sit at those cut points; which ones are used is set by `stages` (loop) and
 `prepare_stages` (prepare), see `LOOP_CUTS` and `PREPARE_CUTS`. They never change a result.
 
@@ -94,7 +95,7 @@ _FINISH = data.StructLayout({"magnitude": 31, "sign": 1, "flags": 4})
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
-#: (compare), the rounding increment is taken apart from its decision (round), the slot read
+#: (compare), the rounded result is registered before the slot write (round), the slot read
 #: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the
 #: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
 #: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam); then the
@@ -648,18 +649,29 @@ class Accumulate(wiring.Component):
         d_sig = Cat(d_frac, ~d_tiny)
         d_biased = Cat(d_field[0] | d_tiny, d_field[1:])
 
-        # -- compare: subtract the exponents both ways, decide the specials --------------------------
+        # -- compare: subtract the exponents both ways, count D's trailing zeros -------------------
         # D's trailing zeros as a window place (`window` when D is zero): the leading zeros of the
         # window-wide D reversed; the constant zeros below D's significand fold away, no adder.
         # The `select` cut falls in the middle of the count's tree: the count comes after it.
         m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window, cut="select" in cuts)
         m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig << (w.window - _FRAC - 1)))))
 
+        # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
+        # zero sum is never big, so a zero small is always V. D's NaN and Inf tests go over the
+        # `select` cut, the specials they decide come after it.
+        (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, v_specials, d_sign, d_biased,
+         d_sig, d_nan, d_inf, d_flags) = stage(
+            "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
+            v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, v_specials=v.specials, d_sign=d_sign,
+            d_biased=d_biased, d_sig=d_sig, d_nan=d_nan, d_inf=d_inf, d_flags=d_flags)
+        d_tz = Signal(w.tz)
+        m.d.comb += d_tz.eq(d_trailing.count)
+
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
-        pos = v.specials.pos_inf | (d_inf & ~d_sign)
-        neg = v.specials.neg_inf | (d_inf & d_sign)
-        raise_invalid = v.specials.invalid | (pos & neg)
-        is_nan = raise_invalid | v.specials.nan | d_nan
+        pos = v_specials.pos_inf | (d_inf & ~d_sign)
+        neg = v_specials.neg_inf | (d_inf & d_sign)
+        raise_invalid = v_specials.invalid | (pos & neg)
+        is_nan = raise_invalid | v_specials.nan | d_nan
         side = Signal(_SIDE)
         m.d.comb += [
             side.nan.eq(is_nan),
@@ -668,17 +680,7 @@ class Accumulate(wiring.Component):
             side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
-        # zero sum is never big, so a zero small is always V.
-        (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, d_sign, d_biased, d_sig,
-         side) = stage(
-            "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
-            v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, d_sign=d_sign, d_biased=d_biased,
-            d_sig=d_sig, side=side)
-        d_tz = Signal(w.tz)
-        m.d.comb += d_tz.eq(d_trailing.count)
-
-        # -- select: which is big, its exponent, the distance ----------------------------------------
+        # -- select: which is big, its exponent, the distance -----------------------------------
         v_big = ~v_zero & (v_minus_d >= 0)
         # big's biased exponent: e_big + 127, from 1 (e_big = -126) up
         e_big_biased = Signal(_range_shape(_EMIN + _BIAS, w.eb_hi + _BIAS))
@@ -760,7 +762,7 @@ class Accumulate(wiring.Component):
             "normalise", sig=sig[-(_FRAC + 2):], sticky=sticky, ones=ones, e_res=e_res, huge=huge,
             top=top, sign=sign, side=side)
 
-        # -- round: decide, then increment; specials override --------------------------------------
+        # -- round: decide, pick the increment or not; specials override --------------------------
         m.submodules.round = rnd = Round(exp_shape=w.top_biased)
         m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
                      rnd.sig.eq(sig), rnd.sticky.eq(sticky), rnd.ones.eq(ones)]
