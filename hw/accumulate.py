@@ -15,11 +15,11 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
     compare    subtract the exponents both ways, count D's trailing zeros (a tree, cut in the
                middle by the `select` cut), test D for NaN and Inf; then (`select`) decide the
-               specials, pick which operand is big, its exponent and the distance
-    align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
-               small right against big (whole bytes, then 0 to 7 places); the bits shifted
-               out are OR-ed ("jammed") into the window's last place, found by comparing
-               small's trailing zeros with the shift distance (no OR chain)
+               specials, pick the larger operand ("big") and the smaller ("small"), big's
+               exponent and the distance
+    align      `ShiftRightJam`: shift small right against big (whole bytes, then 0 to 7
+               places); the bits shifted out are OR-ed ("jammed") into the window's last place,
+               found by comparing small's trailing zeros with the shift distance (no OR chain)
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
@@ -680,7 +680,7 @@ class Accumulate(wiring.Component):
             side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # -- select: which is big, its exponent, the distance -----------------------------------
+        # -- select: which is big, big and small, its exponent, the distance ----------------------
         v_big = ~v_zero & (v_minus_d >= 0)
         # big's biased exponent: e_big + 127, from 1 (e_big = -126) up
         e_big_biased = Signal(_range_shape(_EMIN + _BIAS, w.eb_hi + _BIAS))
@@ -691,23 +691,21 @@ class Accumulate(wiring.Component):
         ]
         big_sign = Mux(v_big, v_sign, d_sign)
         subtract = v_sign ^ d_sign
-
-        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big_biased, big_sign, subtract, side = stage(
-            "compare", v_big=v_big, v_sig=v_sig, v_tz=v_tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
-            e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
-
-        # -- align: pick big and small, shift small ------------------------------------------------
-        # Significands with their leading place at window - 1; trailing zeros likewise.
+        # big and small, significands with their leading place at window - 1
         v_win = v_sig << (w.window - w.v_sig)  # zero for a zero sum
         d_win = d_sig << (w.window - _FRAC - 1)
         big = Signal(w.window)
         small = Signal(w.window)
+        m.d.comb += [big.eq(Mux(v_big, v_win, d_win)), small.eq(Mux(v_big, d_win, v_win))]
+
+        v_big, big, small, v_tz, d_tz, dist, e_big_biased, big_sign, subtract, side = stage(
+            "compare", v_big=v_big, big=big, small=small, v_tz=v_tz, d_tz=d_tz, dist=dist,
+            e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
+
+        # -- align: shift small ------------------------------------------------------------------
+        # small's trailing zeros, a window place (D's count comes late: picked after the cut)
         small_tz = Signal(w.tz)
-        m.d.comb += [
-            big.eq(Mux(v_big, v_win, d_win)),
-            small.eq(Mux(v_big, d_win, v_win)),
-            small_tz.eq(Mux(v_big, d_tz, v_tz)),
-        ]
+        m.d.comb += small_tz.eq(Mux(v_big, d_tz, v_tz))
         m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz,
                                                    cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
