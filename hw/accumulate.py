@@ -282,15 +282,15 @@ def rounding_summary(coarse, low):
     """(sticky, ones) of sig = coarse << low (modulo 2^len(coarse)) for `Round`, without sig:
     `sticky`, a bit below sig's round bit is set; `ones`, sig's 23 fraction bits are all set.
 
-    Coarse bit j lands at place j + low: each bit is gated by a compare of `low` with constants
-    (constant for the bits every `low` puts in the same part), so no OR or AND waits for the
-    shift. Combinational.
+    Coarse bit j lands at place j + low: each bit is gated by the values of `low` that put it in
+    the part (an OR of equalities, not a compare: no carry chain; constant for the bits every
+    `low` puts there), so no OR or AND waits for the shift. Combinational.
     """
     width = len(coarse)
     round_place = width - _FRAC - 2  # sig's round bit, below its 24 significand bits
 
-    def lands(j, lo, hi):  # lo <= j + low < hi, for every low of len(low) bits
-        return (low >= lo - j) & (low < hi - j)
+    def lands(j, lo, hi):  # lo <= j + low < hi
+        return Cat(low == v for v in range(max(lo - j, 0), min(hi - j, 1 << len(low)))).any()
     sticky = Cat(coarse[j] & lands(j, 0, round_place) for j in range(round_place)).any()
     # the fraction places round_place + 1 .. width - 2; a coarse bit below round_place + 1 lands
     # there for low up to 2^len(low) - 1 places
@@ -570,7 +570,7 @@ class Accumulate(wiring.Component):
 
     sum_width      -- width of the signed block sum (for example 64 + log2(k) + 1).
     grid_lsb       -- weight exponent of the sum's least significant bit (negative, e.g. -32).
-    stages         -- loop registers, 0 to 11 (`LOOP_CUTS`): they set the slot reuse distance.
+    stages         -- loop registers, 0 to 12 (`LOOP_CUTS`): they set the slot reuse distance.
     prepare_stages -- registers before the slot read, 0 to 6 (`PREPARE_CUTS`).
 
     Inputs: `sum`, `scale` (sa + sb - 254, -254..256), `nan` (NaN element or scale), `invalid`
