@@ -19,7 +19,8 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
                exponent and the distance
     align      `ShiftRightJam`: shift small right against big (whole bytes, then 0 to 7
                places); the bits shifted out are OR-ed ("jammed") into the window's last place,
-               found by comparing small's trailing zeros with the shift distance (no OR chain)
+               found by comparing small's trailing zeros with the shift distance (no OR chain);
+               the adders' operands inverted before the `align` cut
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
@@ -134,16 +135,18 @@ def _no_cut(**values):
     return list(values.values())
 
 
-def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cut):
+def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_cut,
+                  select_cut=_no_cut):
     """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
 
     Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
     + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
     and its sign). The first is negative only when subtracting a larger small; then the second
-    is the magnitude. Each adder is split in halves; `cut(**values)` gives the values after the
-    pipeline cut between them, `select_cut(**values)` the two sums after the cut before the one
-    that is the magnitude is picked (none by default). The operands are inverted before the
-    first cut, so the high halves start from registers. The magnitude has width - 1 bits.
+    is the magnitude. Each adder is split in halves; `operand_cut(**values)` gives the operands
+    after a pipeline cut before the adders, `cut(**values)` the values after the cut between the
+    halves, `select_cut(**values)` the two sums after the cut before the one that is the
+    magnitude is picked (none by default). The operands are inverted before `operand_cut`, so
+    every half's carry chain starts from registers. The magnitude has width - 1 bits.
     """
     big_t = Signal(width)
     small_t = Signal(width)
@@ -151,6 +154,8 @@ def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cu
     minus_big = Signal(width)
     m.d.comb += [big_t.eq(big), small_t.eq(small),
                  addend.eq(small_t ^ subtract.replicate(width)), minus_big.eq(~big_t)]
+    big_t, addend, small_t, minus_big, subtract = operand_cut(
+        big_t=big_t, addend=addend, small_t=small_t, minus_big=minus_big, subtract=subtract)
     first_low, first_carry = _add_halves(m, big_t, addend, subtract, "big_first")
     second_low, second_carry = _add_halves(m, small_t, minus_big, 1, "small_first")
     big_t, addend, small_t, minus_big, first_low, first_carry, second_low, second_carry = cut(
@@ -721,9 +726,8 @@ class Accumulate(wiring.Component):
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
-        aligned, big, e_top, stop, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
-            subtract=subtract, side=side)
+        e_top, stop, big_sign, side = stage("align", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
 
         # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
         e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
@@ -731,7 +735,9 @@ class Accumulate(wiring.Component):
         # the `add` cut falls between the two sums and the pick of the magnitude
         e_top, stop, big_sign, side = stage("add", e_top=e_top, stop=stop, big_sign=big_sign,
                                             side=side)
-        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+        # the `align` cut falls after the operands' inversion, before the adders
+        magnitude, negative = add_magnitude(m, big, align.o, subtract, w.total,
+                                            operand_cut=lambda **values: stage("align", **values),
                                             cut=lambda **values: stage("carry", **values),
                                             select_cut=lambda **values: stage("add", **values))
         sign = big_sign ^ negative

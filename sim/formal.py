@@ -22,7 +22,7 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
             with Round's sticky bit and all-ones fraction test beside the fine step
             (rounding_summary) against the OR and the AND of the shifted bits
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
-            value
+            value; add_cut with its registers (operands, halves, sums)
   negate    |sum| in halves, each a subtraction from 0 picked by the sign (negate_magnitude),
             against abs(); negate_cut with the register between the halves
   overflow  Round's overflow from the bits before the increment (and the summary of the bits
@@ -169,17 +169,24 @@ class ShiftMiter(wiring.Component):
 
 class AddMiter(wiring.Component):
     """add_magnitude (two adders in halves) against an add and its absolute value; operands of
-    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate)."""
+    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate); with
+    `cut`, its three registers (after the operands, between the halves, before the pick),
+    against the add three cycles earlier."""
 
-    def __init__(self, width):
-        self.width = width
+    def __init__(self, width, cut=False):
+        self.width, self.cut, self.latency = width, cut, 3 * int(cut)
         super().__init__({"big": In(width), "small": In(width), "subtract": In(1),
                           "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2)
-        want_magnitude, want_negative = reference_add(self.big, self.small, self.subtract)
+        registers = _registers(m, self.cut)
+        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2,
+                                            operand_cut=registers, cut=registers,
+                                            select_cut=registers)
+        want_magnitude, want_negative = reference_add(
+            *(_earlier(m, self, value, name) for name, value in
+              (("big", self.big), ("small", self.small), ("subtract", self.subtract))))
         m.d.comb += self.trigger.eq((magnitude != want_magnitude) | (negative != want_negative))
         return m
 
@@ -324,6 +331,7 @@ def _stage_proofs():
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
         "negate_cut": lambda: NegateMiter(w.mag, cut=True),
+        "add_cut": lambda: AddMiter(w.window, cut=True),
         # D's trailing zeros, counted in the window with the `select` cut in the tree
         "count_cut_window": lambda: CountMiter(w.window, cut=True),
         "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),
