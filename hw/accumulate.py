@@ -4,9 +4,10 @@ The block's value is V = sum · 2^(scale + grid_lsb), with `sum` an exact two's-
 The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-add, in two parts:
 
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
-    negate     0 - sum, in two halves with the borrow between them; |sum| is picked by the sign
-               after the high half
-    count      leading zeros of |sum| (a tree), trailing zeros of sum (the same tree, reversed)
+    negate     0 - sum, in two halves with the borrow between them; each half of |sum| is picked
+               by the sign after the carry chain (`negate_magnitude`)
+    count      leading zeros of |sum| (a tree) and, beside it, whether |sum| is zero; trailing
+               zeros of sum (the same tree, reversed, beside the negation)
     normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
                places): V's significand, its exponent, and the place of its lowest set bit;
                the block's specials ride along
@@ -528,16 +529,14 @@ class PrepareBlock(wiring.Component):
         m.submodules.trailing = trailing = CountLeadingZeros(w.mag, cut="negate" in cuts)
         m.d.comb += trailing.i.eq(Cat(*reversed(list(self.sum.as_unsigned()))))
         tz = trailing.count
-        zero = self.sum == 0
-        zero, sign, scale, specials = stage("negate", zero=zero, sign=sign, scale=self.scale,
-                                            specials=specials)
-        magnitude, tz, zero, sign, scale, specials = stage(
-            "magnitude", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
-            specials=specials)
+        sign, scale, specials = stage("negate", sign=sign, scale=self.scale, specials=specials)
+        magnitude, tz, sign, scale, specials = stage(
+            "magnitude", magnitude=magnitude, tz=tz, sign=sign, scale=scale, specials=specials)
 
         # -- count ---------------------------------------------------------------------------------
         m.submodules.leading = leading = CountLeadingZeros(w.mag, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude)
+        zero = magnitude == 0  # beside the tree, not beside the negation's carry chain
         magnitude, tz, zero, sign, scale, specials = stage(
             "tree", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
             specials=specials)
