@@ -17,7 +17,7 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     compare    subtract the exponents both ways, count D's trailing zeros (a tree, cut in the
                middle by the `select` cut), test D for NaN and Inf; then (`select`) decide the
                specials, pick the larger operand ("big") and the smaller ("small"), big's
-               exponent and the distance
+               exponent, the distance and small's trailing zeros
     align      `ShiftRightJam`: shift small right against big (whole bytes, then 0 to 7
                places); the bits shifted out are OR-ed ("jammed") into the window's last place,
                found by comparing small's trailing zeros with the shift distance (no OR chain);
@@ -700,16 +700,16 @@ class Accumulate(wiring.Component):
         d_win = d_sig << (w.window - _FRAC - 1)
         big = Signal(w.window)
         small = Signal(w.window)
-        m.d.comb += [big.eq(Mux(v_big, v_win, d_win)), small.eq(Mux(v_big, d_win, v_win))]
+        # small's trailing zeros, a window place
+        small_tz = Signal(w.tz)
+        m.d.comb += [big.eq(Mux(v_big, v_win, d_win)), small.eq(Mux(v_big, d_win, v_win)),
+                     small_tz.eq(Mux(v_big, d_tz, v_tz))]
 
-        v_big, big, small, v_tz, d_tz, dist, e_big_biased, big_sign, subtract, side = stage(
-            "compare", v_big=v_big, big=big, small=small, v_tz=v_tz, d_tz=d_tz, dist=dist,
+        big, small, small_tz, dist, e_big_biased, big_sign, subtract, side = stage(
+            "compare", big=big, small=small, small_tz=small_tz, dist=dist,
             e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
 
         # -- align: shift small ------------------------------------------------------------------
-        # small's trailing zeros, a window place (D's count comes late: picked after the cut)
-        small_tz = Signal(w.tz)
-        m.d.comb += small_tz.eq(Mux(v_big, d_tz, v_tz))
         m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz,
                                                    cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
