@@ -105,8 +105,6 @@ class MXDPU(wiring.Component):
         start, done = Signal(), Signal()
         m.d.comb += Cat(start, done).eq(Cat(*decide(full, busy, hazard, held.last, room, chunk)))
         issue = start | busy
-        # low during reset: a step offered then would be taken and dropped by the reset
-        m.d.comb += self.step.ready.eq((~full | done) & ~ResetSignal())
 
         # the control registers' next values (`full`'s is accepted | kept; busy_next, chunk_next,
         # room_next), so that the held register's enable can be a register of its own, decided a
@@ -149,12 +147,17 @@ class MXDPU(wiring.Component):
 
         # the held register loads whenever it may take a step, offered or not (`full` says
         # whether it did), that is while ~full | done. `load` is that decision made a cycle
-        # ahead from the next state: a flip-flop that drives only the enable, which fans out to
-        # every bit of a step, with no logic between them. Like the hazard, both outcomes are
+        # ahead from the next state: a flip-flop that drives the enable, which fans out to every
+        # bit of a step, with no logic between them. Like the hazard, both outcomes are
         # computed beside the issue logic and picked by `accepted` last: an accepted step is
         # held next cycle at its chunk 0 (nothing else is issuing then); a kept one while it has
         # not issued its last chunk
         load = Signal(init=1)
+        # `step.ready` is ~full | done too, so it is `load`: the source (far away on the die: the
+        # AXI top's step assembler decides its own enable from it) sees a flip-flop, not the
+        # issue logic. Low during reset: a step offered then would be taken and dropped by the
+        # reset
+        m.d.comb += self.step.ready.eq(load & ~ResetSignal())
         with m.If(load):
             m.d.sync += held.eq(self.step.payload)
         _, done_if_accepted = decide(Const(1), Const(0), hazard_if_accepted, self.step.payload.last,
