@@ -71,6 +71,9 @@ class StepAssembler(_Framing):
         #: TREADY next cycle (not an AXI4-Stream signal): a register slice before the assembler
         #: decides its output register's enable from it a cycle ahead (`RegisterSlice`)
         self.tready_next = Signal()
+        #: the payload offered next cycle, valid or not (not a `lib.stream` signal): the sink can
+        #: decide from it a cycle ahead (`MXDPU`'s `slot_ahead`)
+        self.payload_next = Signal(payload_width)
 
     def elaborate(self, platform):
         m = Module()
@@ -112,8 +115,8 @@ class StepAssembler(_Framing):
         # that drives only the enable, which fans out to every bit of a step
         load = Signal(init=count_beats == 1)
         m.d.sync += load.eq(position_next[-1] & ~full_next)
-        with m.If(load):
-            m.d.sync += payload.eq(completed[:self.payload_width])
+        m.d.comb += self.payload_next.eq(Mux(load, completed[:self.payload_width], payload))
+        m.d.sync += payload.eq(self.payload_next)
         for j, register in enumerate(earlier):
             with m.If(position[j]):
                 m.d.sync += register.eq(self.axis.tdata)
@@ -283,7 +286,8 @@ class AXISTop(wiring.Component):
         m = Module()
         config = self.config
         m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
-        m.submodules.core = core = MXDPU(config)
+        m.submodules.core = core = MXDPU(config, slot_ahead=True)
+        m.d.comb += core.step_next_slot.eq(config.step_layout(assemble.payload_next).slot)
         m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
         m.submodules.step_slice = step_slice = RegisterSlice(self.data_width, ready_ahead=True)
         m.d.comb += step_slice.source_tready_next.eq(assemble.tready_next)

@@ -1,6 +1,7 @@
 """The top level: the step and result streams of SPEC §3 around the tile."""
 
 import operator
+from collections import namedtuple
 from functools import reduce
 
 from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
@@ -9,21 +10,26 @@ from amaranth.lib.wiring import In, Out
 
 from .tile import Tile
 
-__all__ = ["MXDPU", "slot_hazard"]
+__all__ = ["MXDPU", "SlotLookup", "one_hot", "slot_hazard"]
 
 
-def slot_in_flight(in_flight, slot):
-    """Bit `slot` of the one-hot `in_flight` vector (0 for a slot number past its end): a
-    multiplexer tree of the vector's register bits, no compare."""
-    padded = Cat(in_flight, Const(0, (1 << len(slot)) - len(in_flight)))
-    return padded.bit_select(slot, 1)
+#: A step as the slot hazard sees it: its `first` bit and its slot, one-hot (`one_hot`).
+SlotLookup = namedtuple("SlotLookup", "first slot")
+
+
+def one_hot(slot):
+    """The one-hot form of a slot number: bit i is set when `slot` is i, one bit for every number
+    the field can hold."""
+    return Cat(slot == i for i in range(1 << len(slot)))
 
 
 def slot_hazard_outcomes(in_flight, held, offered, start):
     """`slot_hazard`'s two outcomes, (if the offered step is accepted, if the held one is kept)."""
-    if_accepted = ~offered.first & (slot_in_flight(in_flight, offered.slot)
-                                    | (start & (held.slot == offered.slot)))
-    if_kept = ~held.first & (slot_in_flight(in_flight, held.slot) | start)
+    # `in_flight` has a bit for each of the `depth` slots; a slot number past them is never in it
+    in_flight = Cat(in_flight, Const(0, len(held.slot) - len(in_flight)))
+    in_flight_then = in_flight | Mux(start, held.slot, 0)
+    if_accepted = ~offered.first & (in_flight_then & offered.slot).any()
+    if_kept = ~held.first & ((in_flight & held.slot).any() | start)
     return if_accepted, if_kept
 
 
@@ -31,12 +37,13 @@ def slot_hazard(in_flight, held, offered, start, accepted):
     """Whether the step held next cycle will find its slot in flight: it is the `offered` step
     when `accepted`, else the `held` one; in flight then are the held step when it `start`s
     issuing now, and the slots set in `in_flight`, one bit per slot: those of the steps issued
-    1 .. accumulate_latency - 1 cycles ago. A `first` step never finds a hazard (it does not
-    read its slot).
+    1 .. accumulate_latency - 1 cycles ago. `held` and `offered` are `SlotLookup`s. A `first`
+    step never finds a hazard (it does not read its slot).
 
-    Both outcomes are computed beside the issue logic and picked by `start` and `accepted` last,
-    so the lookups do not wait for them (`sim.formal` proves this equal to comparing the chosen
-    step's slot with each step in flight, for every slot number below 2^slot_width).
+    Each lookup is an AND-OR of one-hot vectors, no compare, and both outcomes are computed
+    beside the issue logic and picked by `start` and `accepted` last, so the lookups do not
+    wait for them (`sim.formal` proves this equal to comparing the chosen step's slot number
+    with each step in flight, for every slot number below 2^slot_width).
     """
     return Mux(accepted, *slot_hazard_outcomes(in_flight, held, offered, start))
 
@@ -53,13 +60,21 @@ class MXDPU(wiring.Component):
     Throughput: one step every `config.cycles_per_step` cycles while consecutive uses of a slot
     are at least `config.acc_latency` steps apart. Latency: `config.latency` cycles from a last
     step's acceptance to its result's `valid`, without stalls.
+
+    With `slot_ahead`, an input `step_next_slot` gives the slot of the payload `step` will offer
+    next cycle (valid or not; `StepAssembler.payload_next`): the offered slot's one-hot form is
+    then a register, so the hazard lookups start from flip-flops beside them, not from the step's
+    source far away on the die.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, slot_ahead=False):
         self.config = config
+        self.slot_ahead = slot_ahead
+        ahead = {"step_next_slot": In(config.slot_width)} if slot_ahead else {}
         super().__init__({
             "step": In(stream.Signature(config.step_layout)),
             "result": Out(stream.Signature(config.result_layout)),
+            **ahead,
         })
 
     def elaborate(self, platform):
@@ -76,6 +91,15 @@ class MXDPU(wiring.Component):
         full = Signal()
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
+        # the slots of the held and the offered step in one-hot form, one bit for each slot
+        # number the field can hold, for the hazard lookups: the held one is loaded with the held
+        # register; the offered one is a register decided a cycle ahead with `slot_ahead`
+        held_slot = Signal(1 << config.slot_width, init=1, reset_less=True)
+        if self.slot_ahead:
+            offered_slot = Signal(1 << config.slot_width, init=1, reset_less=True)
+            m.d.sync += offered_slot.eq(one_hot(self.step_next_slot))
+        else:
+            offered_slot = one_hot(self.step.payload.slot)
 
         # in flight: the steps issued 1 .. accumulate_latency - 1 cycles ago (a step issued now
         # would read its slot before they write theirs back), one bit per slot in `in_flight`,
@@ -89,7 +113,10 @@ class MXDPU(wiring.Component):
         # one issuing now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither
         # `step.ready` nor the held register's enable waits for the compares
         hazard = Signal()
-        accepted = self.step.valid & self.step.ready
+        # the held register loads whenever it may take a step (see below); `step.ready` is the
+        # same decision, from a flip-flop of its own
+        load = Signal(init=1)
+        accepted = self.step.valid & load & ~ResetSignal()
 
         # results issued and not yet released from the buffer: 0 .. result_buffer; `room`
         # (reserved < result_buffer) is a register beside it, so `start` is one level of logic
@@ -115,13 +142,14 @@ class MXDPU(wiring.Component):
         m.d.sync += full.eq(accepted | kept)
         hazard_if_accepted = hazard_if_kept = hazard
         if config.accumulate_latency:
-            issuing = Cat(start & (held.slot == i) for i in range(config.depth))
+            issuing = Mux(start, held_slot[:config.depth], 0)
             for newer, older in zip([issuing] + issued, issued):
                 m.d.sync += older.eq(newer)
             if config.accumulate_latency > 1:
                 m.d.sync += in_flight.eq(reduce(operator.or_, issued, issuing))
             hazard_if_accepted, hazard_if_kept = slot_hazard_outcomes(
-                in_flight, held, self.step.payload, start)
+                in_flight, SlotLookup(held.first, held_slot),
+                SlotLookup(self.step.payload.first, offered_slot), start)
             m.d.sync += hazard.eq(Mux(accepted, hazard_if_accepted, hazard_if_kept))
         busy_next, chunk_next = busy, chunk
         if chunks > 1:
@@ -152,18 +180,21 @@ class MXDPU(wiring.Component):
         # computed beside the issue logic and picked by `accepted` last: an accepted step is
         # held next cycle at its chunk 0 (nothing else is issuing then); a kept one while it has
         # not issued its last chunk
-        load = Signal(init=1)
-        # `step.ready` is ~full | done too, so it is `load`: the source (far away on the die: the
-        # AXI top's step assembler decides its own enable from it) sees a flip-flop, not the
-        # issue logic. Low during reset: a step offered then would be taken and dropped by the
-        # reset
-        m.d.comb += self.step.ready.eq(load & ~ResetSignal())
         with m.If(load):
-            m.d.sync += held.eq(self.step.payload)
+            m.d.sync += [held.eq(self.step.payload), held_slot.eq(offered_slot)]
         _, done_if_accepted = decide(Const(1), Const(0), hazard_if_accepted, self.step.payload.last,
                                      room_next, Const(0, chunk.shape()))
         _, done_if_kept = decide(kept, busy_next, hazard_if_kept, held.last, room_next, chunk_next)
-        m.d.sync += load.eq(Mux(accepted, done_if_accepted, ~kept | done_if_kept))
+        load_next = Mux(accepted, done_if_accepted, ~kept | done_if_kept)
+        m.d.sync += load.eq(load_next)
+        # `step.ready` is ~full | done too, so it is `load`, from a flip-flop of its own (inverted,
+        # so that synthesis does not merge the two): the source (far away on the die, the AXI
+        # top's step assembler decides its own enable from it) sees a flip-flop, not the issue
+        # logic, and `load` stays beside the held register. Low during reset: a step offered then
+        # would be taken and dropped by the reset
+        stall = Signal()
+        m.d.sync += stall.eq(~load_next)
+        m.d.comb += self.step.ready.eq(~stall & ~ResetSignal())
 
         m.d.comb += [
             tile.step.eq(held), tile.issue.eq(issue),

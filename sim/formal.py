@@ -56,7 +56,7 @@ from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRigh
 from mxdpu.hw.config import ACC_STAGES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
-from mxdpu.hw.top import slot_hazard
+from mxdpu.hw.top import SlotLookup, one_hot, slot_hazard
 from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, reference_add,
                                           reference_leading_zeros, reference_round_overflow,
                                           reference_rounding_summary, reference_shift_left,
@@ -259,8 +259,9 @@ class OverflowMiter(wiring.Component):
 class HazardMiter(wiring.Component):
     """`slot_hazard` against `reference_slot_hazard` for `older` steps in flight before the one
     issuing now, slots of `slot_width` bits (2^slot_width slots), every input free: the
-    implementation reads the older steps as the top keeps them, one bit per slot (the OR of
-    their one-hot slots), the reference compares each one's slot."""
+    implementation reads the steps as the top keeps them, the held and offered slots one-hot
+    and the older steps one bit per slot (the OR of their one-hot slots); the reference
+    compares each one's slot number."""
 
     def __init__(self, slot_width, older, implementation=slot_hazard):
         self.implementation = implementation
@@ -276,9 +277,11 @@ class HazardMiter(wiring.Component):
         older = [(self.older_valid[i], self.older_slot[i]) for i in range(len(self.older_valid))]
         in_flight = Cat(Cat(valid & (slot == i) for valid, slot in older).any()
                         for i in range(1 << len(self.held.slot)))
-        step = self.held, self.offered, self.start, self.accepted
-        m.d.comb += self.trigger.eq(self.implementation(in_flight, *step)
-                                    != reference_slot_hazard(older, *step))
+        held, offered = (SlotLookup(step.first, one_hot(step.slot))
+                         for step in (self.held, self.offered))
+        m.d.comb += self.trigger.eq(
+            self.implementation(in_flight, held, offered, self.start, self.accepted)
+            != reference_slot_hazard(older, self.held, self.offered, self.start, self.accepted))
         return m
 
 

@@ -10,10 +10,11 @@ from mxdpu.hw.axis import RegisterSlice, ResultSerializer, StepAssembler, beats,
 from mxdpu.hw.config import ConfigError
 
 
-def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed):
+def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed, watch=None):
     """Offer `items` (tuples of values for `source`'s data signals) on the `source` handshake with
     random TVALID-style gaps, accept on `sink` with random backpressure until 20 idle cycles
-    after the last item; returns every transfer on `sink` as (*sampled data, cycle)."""
+    after the last item; returns every transfer on `sink` as (*sampled data, cycle). `watch`, a
+    testbench, runs beside them in the background."""
     (valid, ready, *data), (sink_valid, sink_ready, *sink_data) = source, sink
     rng = random.Random(seed)
     seen = []
@@ -46,6 +47,8 @@ def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed):
     sim.add_clock(1e-6)
     sim.add_testbench(send)
     sim.add_testbench(receive)
+    if watch is not None:
+        sim.add_testbench(watch, background=True)
     sim.run()
     return seen
 
@@ -56,13 +59,15 @@ def frame_beats(payload, payload_width, data_width):
     return [(payload >> (j * data_width)) & mask for j in range(-(-payload_width // data_width))]
 
 
-def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed):
+def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed, watch=None):
     """Send `frames` (lists of (tdata, tlast) beats) with TVALID gaps, take payloads under
-    backpressure; returns (payload, cycle) of every payload taken."""
+    backpressure; returns (payload, cycle) of every payload taken. `watch(dut)` gives a
+    testbench to run beside them."""
     dut = StepAssembler(payload_width, data_width)
     return handshake_run(dut, (dut.axis.tvalid, dut.axis.tready, dut.axis.tdata, dut.axis.tlast),
                          (dut.payload.valid, dut.payload.ready, dut.payload.p),
-                         [beat for frame in frames for beat in frame], valid_rate, ready_rate, seed)
+                         [beat for frame in frames for beat in frame], valid_rate, ready_rate, seed,
+                         watch=None if watch is None else watch(dut))
 
 
 def good_frame(payload, payload_width, data_width):
@@ -108,6 +113,32 @@ def test_assembler_takes_one_beat_per_cycle_back_to_back():
     assert [p for p, _ in received] == payloads
     # the first payload is offered the cycle after its 3rd beat, then one every 3 cycles
     assert [cycle for _, cycle in received] == [3 * (i + 1) + 1 for i in range(count)]
+
+
+@pytest.mark.parametrize("payload_width,data_width", [(150, 64), (64, 64), (17, 8)])
+def test_assembler_payload_next_is_the_payload_a_cycle_later(payload_width, data_width):
+    # the core decides its offered slot's hazard lookups from it a cycle ahead (`slot_ahead`):
+    # compared on every cycle, valid or not, under gaps, backpressure and a dropped frame
+    rng = random.Random(payload_width + 1)
+    payloads = [rng.getrandbits(payload_width) for _ in range(30)]
+    frames = [good_frame(p, payload_width, data_width) for p in payloads]
+    frames.insert(7, [(0xAAAA, 0)] * (beats(payload_width, data_width) + 2) + [(0xBBBB, 1)])
+    compared = []
+
+    def watch(dut):
+        async def testbench(ctx):
+            before = None
+            async for _, _, ahead, now in ctx.tick().sample(dut.payload_next, dut.payload.p):
+                if before is not None:
+                    assert now == before, f"cycle {len(compared)}"
+                    compared.append(now)
+                before = ahead
+        return testbench
+
+    received = assembler_run(payload_width, data_width, frames, 0.6, 0.5, seed=5, watch=watch)
+    assert [p for p, _ in received] == payloads
+    # one comparison per cycle after the first: 30 frames of beats at least
+    assert len(compared) >= 30 * beats(payload_width, data_width)
 
 
 def serializer_run(payload_width, data_width, payloads, valid_rate, ready_rate, seed):
