@@ -27,10 +27,12 @@ __all__ = ["Multiply", "PlaceOnGrid", "Sum", "Specials", "BlockSum", "SlotStore"
 
 
 def product_layout(grid):
-    """An exact product: `value · 2^(grid.lsb + exp)`, `value` a signed integer."""
+    """An exact product: `(-1)^negative · magnitude · 2^(grid.lsb + exp)`."""
     return data.StructLayout({
-        # ± the product of two significands: 2 · sig_width magnitude bits and a sign
-        "value": signed(2 * grid.sig_width + 1),
+        # the product of two significands: 2 · sig_width bits
+        "magnitude": 2 * grid.sig_width,
+        # the signs differ
+        "negative": 1,
         # the sum of two exponent offsets
         "exp": grid.exp_width + 1,
     })
@@ -44,17 +46,16 @@ def add_level(terms):
 
 
 class Multiply(wiring.Component):
-    """Multiply two decoded operands exactly: the signed significand product and the exponent sum.
+    """Multiply two decoded operands exactly: the significand product, its sign and the exponent
+    sum (PlaceOnGrid negates it).
 
     The significand product is written as its partial products (an AND row per bit of `b.sig`),
-    so no tool infers a DSP multiplier for it, and negated here, on its 2 · sig_width + 1 bits,
-    when the signs differ (not after the shift onto the wide grid).
+    so no tool infers a DSP multiplier for it.
 
-    Latency: `registers`, 0 (combinational) to 2. With 1, a register between the unsigned
-    product (with the sign and the exponent sum beside it) and its negation, so the
-    partial-product adds and the negation's carry chain fall in different cycles; with 2, also
-    one after the partial products' first adds (in pairs), so no cycle holds two of their carry
-    chains in a row. One product a cycle.
+    Latency: `registers`, 0 (combinational) to 2. With 1, a register on the product (with the
+    sign and the exponent sum beside it), so the partial-product adds and PlaceOnGrid's
+    negation fall in different cycles; with 2, also one after the partial products' first adds
+    (in pairs), so no cycle holds two of their carry chains in a row. One product a cycle.
     """
 
     def __init__(self, grid, *, registers=0):
@@ -84,7 +85,8 @@ class Multiply(wiring.Component):
                                     for name, value in (("magnitude", magnitude),
                                                         ("negative", negative), ("exp", exp)))
         m.d.comb += [
-            self.product.value.eq(Mux(negative, -magnitude, magnitude)),
+            self.product.magnitude.eq(magnitude),
+            self.product.negative.eq(negative),
             self.product.exp.eq(exp),
         ]
         return m
@@ -97,13 +99,14 @@ class PlaceOnGrid(wiring.Component):
     bit inverted, that is the product plus 2^(product_width - 1): an unsigned number, so Sum adds
     rows without sign-extending any of them (see `Sum`).
 
-    The shift is done in two steps, by the low `FINE_BITS` bits of `exp`, then by the others.
-    Latency: 0 (combinational), or 1 with `cut`: a register between the two steps. One product
-    a cycle.
+    The shift is done in two steps, by the low `FINE_BITS` bits of `exp`, then by the others;
+    the product is negated between them (a short carry chain, not one across the grid), after
+    the first step's multiplexers, so no multiplexer waits for the carry chain. Latency: 0
+    (combinational), or 1 with `cut`: a register after the negation. One product a cycle.
     """
 
-    #: exponent bits of the first step: a 4:1 multiplexer per bit, in the cycle of Multiply's
-    #: negation when both are cut (ECP5: 171 MHz against 160 with 3 bits, 150 with 4)
+    #: exponent bits of the first step: a 4:1 multiplexer per bit, in the cycle of the negation
+    #: (ECP5: 171 MHz against 160 with 3 bits, 150 with 4, with the negation before the step)
     FINE_BITS = 2
 
     def __init__(self, grid, *, cut=False):
@@ -121,8 +124,10 @@ class PlaceOnGrid(wiring.Component):
         m = Module()
         width, fine_bits = self.grid.product_width, self.FINE_BITS
         exp = self.product.exp
-        # a left shift of the signed value fills with its sign above it and zeros below
-        fine = self.product.value << exp[:fine_bits]
+        shifted = self.product.magnitude << exp[:fine_bits]
+        # the signed value (one bit wider than `shifted`); the coarse step's left shift fills
+        # with its sign above it and zeros below
+        fine = Mux(self.product.negative, -shifted, shifted)
         fine, coarse = (delay(m, value, self.latency, f"{name}_cut", reset_less=True)
                         for name, value in (("fine", fine), ("coarse", exp[fine_bits:])))
         placed = (fine << Cat(Const(0, fine_bits), coarse))[:width]
