@@ -61,9 +61,12 @@ class StepAssembler(_Framing):
     """Collect the beats of one frame into a payload (AXI4-Stream sink -> `lib.stream` source).
 
     Accepts one beat a cycle. A completed frame moves to the payload register, offered the cycle
-    after its last beat, while the next frame's beats arrive; only a last beat waits, while the
-    payload before it is still offered. So TREADY comes from flip-flops and never waits for
-    `payload.ready`, and a stream of frames passes at one beat per cycle.
+    after its last beat, while the next frame's beats arrive; a last beat waits while the payload
+    before it is still offered. TREADY is a flip-flop, decided a cycle ahead from the state alone
+    (not from the beat arriving, whose TVALID and TLAST come from far away on the die): with more
+    than one beat a frame it also drops while the next beat may be a last one and the payload
+    was not taken (so a beat before the last may wait a cycle longer than it must, only while
+    `payload.ready` is low). A stream of frames passes at one beat per cycle.
     """
 
     def __init__(self, payload_width, data_width):
@@ -93,9 +96,10 @@ class StepAssembler(_Framing):
         full = Signal()
 
         beat = Signal()
+        tready = Signal(init=1)
         completed = Cat(*earlier, self.axis.tdata)  # the frame with this beat as its last
         m.d.comb += [
-            self.axis.tready.eq(~(full & at_last)),
+            self.axis.tready.eq(tready),
             beat.eq(self.axis.tvalid & self.axis.tready),
             self.payload.valid.eq(full),
             self.payload.p.eq(payload),
@@ -108,7 +112,17 @@ class StepAssembler(_Framing):
                             position)[:count_beats]
         full_next = (beat & self.axis.tlast & at_last & ~overlong) | (full & ~self.payload.ready)
         m.d.sync += [position.eq(position_next), full.eq(full_next)]
-        m.d.comb += self.tready_next.eq(~(full_next & position_next[-1]))
+        # a last beat is taken only into an empty payload register: TREADY is low next cycle
+        # while the payload may be full then and the beat a last one. With one beat a frame both
+        # depend on this beat; with more, the payload is full next cycle without a frame
+        # completing now only if it is kept now, and a completed frame starts the next one, so
+        # the next beat may be a last one only after the last or the one before it
+        if count_beats == 1:
+            m.d.comb += self.tready_next.eq(~full_next)
+        else:
+            m.d.comb += self.tready_next.eq(
+                ~(full & ~self.payload.ready & (at_last | position[-2])))
+        m.d.sync += tready.eq(self.tready_next)
         # the payload register takes the completed frame whenever a beat now would be a frame's
         # last and the payload before it is gone (`full` says whether it was one), that is while
         # at_last & ~full: `load`, decided a cycle ahead from the next state, is a flip-flop
