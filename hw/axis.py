@@ -196,7 +196,8 @@ class RegisterSlice(wiring.Component):
         #: `source` provides (`StepAssembler.tready_next`): the output register's enable is then
         #: a flip-flop of its own, decided a cycle ahead
         self.ready_ahead = ready_ahead
-        self.source_tready_next = Signal()
+        if ready_ahead:
+            self.source_tready_next = Signal()
         super().__init__({"sink": In(AXIStreamSignature(data_width)),
                           "source": Out(AXIStreamSignature(data_width))})
 

@@ -116,9 +116,10 @@ def test_assembler_takes_one_beat_per_cycle_back_to_back():
 
 
 @pytest.mark.parametrize("payload_width,data_width", [(150, 64), (64, 64), (17, 8)])
-def test_assembler_payload_next_is_the_payload_a_cycle_later(payload_width, data_width):
-    # the core decides its offered slot's hazard lookups from it a cycle ahead (`slot_ahead`):
-    # compared on every cycle, valid or not, under gaps, backpressure and a dropped frame
+def test_assembler_payload_and_tready_next_are_those_a_cycle_later(payload_width, data_width):
+    # the core decides its offered slot's hazard lookups from payload_next a cycle ahead
+    # (`slot_ahead`), the step slice its output register's enable from tready_next: compared on
+    # every cycle, valid or not, under gaps, backpressure and a dropped frame
     rng = random.Random(payload_width + 1)
     payloads = [rng.getrandbits(payload_width) for _ in range(30)]
     frames = [good_frame(p, payload_width, data_width) for p in payloads]
@@ -128,10 +129,11 @@ def test_assembler_payload_next_is_the_payload_a_cycle_later(payload_width, data
     def watch(dut):
         async def testbench(ctx):
             before = None
-            async for _, _, ahead, now in ctx.tick().sample(dut.payload_next, dut.payload.p):
+            async for _, _, *ahead, payload, tready in ctx.tick().sample(
+                    dut.payload_next, dut.tready_next, dut.payload.p, dut.axis.tready):
                 if before is not None:
-                    assert now == before, f"cycle {len(compared)}"
-                    compared.append(now)
+                    assert [payload, tready] == before, f"cycle {len(compared)}"
+                    compared.append(payload)
                 before = ahead
         return testbench
 
