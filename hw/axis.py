@@ -177,8 +177,10 @@ class ResultSerializer(_Framing):
                 m.d.sync += [count.eq(0), busy.eq(0)]
             with m.Else():
                 m.d.sync += count.eq(count + 1)
-        with m.If(self.payload.valid & self.payload.ready):
-            m.d.sync += [frame.eq(self.payload.p), busy.eq(1)]
+        # the frame register takes the payload whenever it may take one, offered or not (`busy`
+        # says whether it did), so its enable does not wait for the result buffer's `valid`
+        with m.If(self.payload.ready):
+            m.d.sync += [frame.eq(self.payload.p), busy.eq(self.payload.valid)]
         return m
 
 

@@ -58,8 +58,8 @@ class Config:
                      on the cycle's elements and on copies of the format codes, one per
                      LANES_PER_FORMAT_COPY lanes (no net from one flip-flop to every Unpack).
     pipe_multiply -- 1: a register after the significand products (Multiply); 2: two, one
-                     inside Multiply between the unsigned product and its negation, the other
-                     after the negation and the first step of PlaceOnGrid's shift; 3: also one
+                     inside Multiply on the unsigned product, the other after PlaceOnGrid's
+                     first shift step and its negation; 3: also one
                      inside Multiply after the partial products' first adds.
     pipe_place    -- 1: a register after the products are placed on the grid (PlaceOnGrid).
     pipe_tree     -- a register after every pipe_tree-th level of Sum's adder tree but the last,

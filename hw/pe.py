@@ -125,9 +125,12 @@ class PlaceOnGrid(wiring.Component):
         width, fine_bits = self.grid.product_width, self.FINE_BITS
         exp = self.product.exp
         shifted = self.product.magnitude << exp[:fine_bits]
-        # the signed value (one bit wider than `shifted`); the coarse step's left shift fills
-        # with its sign above it and zeros below
-        fine = Mux(self.product.negative, -shifted, shifted)
+        # the signed value, one bit wider than `shifted`: -x = ~x + 1, the inversion in the
+        # multiplexers' LUTs and the +1 the carry chain's input, so no LUT follows the chain.
+        # The coarse step's left shift fills with its sign above it and zeros below
+        negative = self.product.negative
+        width_signed = len(shifted) + 1
+        fine = ((shifted ^ negative.replicate(width_signed)) + negative)[:width_signed].as_signed()
         fine, coarse = (delay(m, value, self.latency, f"{name}_cut", reset_less=True)
                         for name, value in (("fine", fine), ("coarse", exp[fine_bits:])))
         placed = (fine << Cat(Const(0, fine_bits), coarse))[:width]

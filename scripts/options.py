@@ -28,7 +28,8 @@ def add_config_arguments(parser, default_preset="dpu"):
     for name, help_text in (("pipe_unpack", "register after the operand decode, 0 or 1; 2: "
                                             "also one before it"),
                             ("pipe_multiply", "register after the products, 0 or 1; 2: one "
-                                              "before their negation, one after it; 3: also one "
+                                              "on the product, one after its first shift and "
+                                              "negation; 3: also one "
                                               "after their first adds"),
                             ("pipe_place", "register after the products are placed on the grid, "
                                            "0 or 1"),
