@@ -118,11 +118,12 @@ class MXDPU(wiring.Component):
         load = Signal(init=1)
         accepted = self.step.valid & load & ~ResetSignal()
 
-        # results issued and not yet released from the buffer: 0 .. result_buffer; `room`
-        # (reserved < result_buffer) is a register beside it, so `start` is one level of logic
-        # from flip-flops
+        # results issued and not yet released from the buffer: 0 .. result_buffer. Beside it two
+        # registers: `room` (reserved < result_buffer), so `start` is one level of logic from
+        # flip-flops, and `spare` (reserved < result_buffer - 1: room after one more), so that
+        # `room`'s next value, which `load`'s next value waits for, is a pick, not a compare
         reserved = Signal(range(config.result_buffer + 1))
-        room = Signal(init=1)
+        room, spare = Signal(init=1), Signal(init=config.result_buffer > 1)
 
         def decide(full, busy, hazard, last, room, chunk):
             """(start, done) of an issue state: chunk 0 of the held step issues; its last does."""
@@ -165,13 +166,15 @@ class MXDPU(wiring.Component):
         released = Signal()
         m.d.sync += released.eq(self.result.valid & self.result.ready)
         reserve = start & held.last
-        with m.If(reserve & ~released):
+        grow, shrink = reserve & ~released, ~reserve & released
+        with m.If(grow):
             m.d.sync += reserved.eq(reserved + 1)
-        with m.Elif(~reserve & released):
+        with m.Elif(shrink):
             m.d.sync += reserved.eq(reserved - 1)
-        room_next = Mux(reserve & ~released, reserved < config.result_buffer - 1,
-                        Mux(~reserve & released, 1, room))
-        m.d.sync += room.eq(room_next)
+        room_next = Mux(grow, spare, Mux(shrink, 1, room))
+        # the compare feeds only `spare`'s flip-flop
+        spare_next = Mux(grow, reserved < config.result_buffer - 2, Mux(shrink, room, spare))
+        m.d.sync += [room.eq(room_next), spare.eq(spare_next)]
 
         # the held register loads whenever it may take a step, offered or not (`full` says
         # whether it did), that is while ~full | done. `load` is that decision made a cycle
