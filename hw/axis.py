@@ -7,12 +7,12 @@ way in and zero on the way out), TLAST on the last beat. Results come back as fr
 dropped whole. No TKEEP, TSTRB, TID, TDEST or TUSER: every beat is full.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import ConfigError
-from .top import MXDPU
+from .top import MXDPU, one_hot
 
 __all__ = ["AXIStreamSignature", "StepAssembler", "ResultSerializer", "RegisterSlice", "AXISTop",
            "check_data_width", "beats"]
@@ -69,14 +69,18 @@ class StepAssembler(_Framing):
     `payload.ready` is low). A stream of frames passes at one beat per cycle.
     """
 
-    def __init__(self, payload_width, data_width):
+    def __init__(self, payload_width, data_width, *, decode=None):
         super().__init__(payload_width, data_width, sink=True)
         #: TREADY next cycle (not an AXI4-Stream signal): a register slice before the assembler
         #: decides its output register's enable from it a cycle ahead (`RegisterSlice`)
         self.tready_next = Signal()
-        #: the payload offered next cycle, valid or not (not a `lib.stream` signal): the sink can
-        #: decide from it a cycle ahead (`MXDPU`'s `slot_ahead`)
-        self.payload_next = Signal(payload_width)
+        #: with `decode`, a function of a payload's bits: `decoded` is its value for the payload
+        #: offered (valid or not; not a `lib.stream` signal), a register loaded beside the payload
+        #: register from the completed frame, so the sink reads it from flip-flops, decoded before
+        #: the route from the beats, not after it (`MXDPU`'s `decoded_slot`)
+        self.decode = decode
+        if decode is not None:
+            self.decoded = Signal(len(Value.cast(decode(Signal(payload_width)))))
 
     def elaborate(self, platform):
         m = Module()
@@ -129,8 +133,10 @@ class StepAssembler(_Framing):
         # that drives only the enable, which fans out to every bit of a step
         load = Signal(init=count_beats == 1)
         m.d.sync += load.eq(position_next[-1] & ~full_next)
-        m.d.comb += self.payload_next.eq(Mux(load, completed[:self.payload_width], payload))
-        m.d.sync += payload.eq(self.payload_next)
+        with m.If(load):
+            m.d.sync += payload.eq(completed[:self.payload_width])
+            if self.decode is not None:
+                m.d.sync += self.decoded.eq(self.decode(completed[:self.payload_width]))
         for j, register in enumerate(earlier):
             with m.If(position[j]):
                 m.d.sync += register.eq(self.axis.tdata)
@@ -302,9 +308,11 @@ class AXISTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        m.submodules.assemble = assemble = StepAssembler(config.step_layout.size, self.data_width)
-        m.submodules.core = core = MXDPU(config, slot_ahead=True)
-        m.d.comb += core.step_next_slot.eq(config.step_layout(assemble.payload_next).slot)
+        m.submodules.assemble = assemble = StepAssembler(
+            config.step_layout.size, self.data_width,
+            decode=lambda payload: one_hot(config.step_layout(payload).slot))
+        m.submodules.core = core = MXDPU(config, decoded_slot=True)
+        m.d.comb += core.step_slot_one_hot.eq(assemble.decoded)
         m.submodules.serialize = serialize = ResultSerializer(config.result_layout.size, self.data_width)
         m.submodules.step_slice = step_slice = RegisterSlice(self.data_width, ready_ahead=True)
         m.d.comb += step_slice.source_tready_next.eq(assemble.tready_next)

@@ -61,20 +61,21 @@ class MXDPU(wiring.Component):
     are at least `config.acc_latency` steps apart. Latency: `config.latency` cycles from a last
     step's acceptance to its result's `valid`, without stalls.
 
-    With `slot_ahead`, an input `step_next_slot` gives the slot of the payload `step` will offer
-    next cycle (valid or not; `StepAssembler.payload_next`): the offered slot's one-hot form is
-    then a register, so the hazard lookups start from flip-flops beside them, not from the step's
-    source far away on the die.
+    With `decoded_slot`, an input `step_slot_one_hot` gives the offered step's slot in one-hot
+    form (`one_hot(step.payload.slot)`, valid with the payload), which the step's source decodes
+    into a register of its own (`StepAssembler`'s `decode`): the hazard lookups then start from
+    flip-flops one level of logic from the source's beats, not from a decode after the route
+    from the source, far away on the die.
     """
 
-    def __init__(self, config, *, slot_ahead=False):
+    def __init__(self, config, *, decoded_slot=False):
         self.config = config
-        self.slot_ahead = slot_ahead
-        ahead = {"step_next_slot": In(config.slot_width)} if slot_ahead else {}
+        self.decoded_slot = decoded_slot
+        decoded = {"step_slot_one_hot": In(1 << config.slot_width)} if decoded_slot else {}
         super().__init__({
             "step": In(stream.Signature(config.step_layout)),
             "result": Out(stream.Signature(config.result_layout)),
-            **ahead,
+            **decoded,
         })
 
     def elaborate(self, platform):
@@ -93,13 +94,10 @@ class MXDPU(wiring.Component):
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
         # the slots of the held and the offered step in one-hot form, one bit for each slot
         # number the field can hold, for the hazard lookups: the held one is loaded with the held
-        # register; the offered one is a register decided a cycle ahead with `slot_ahead`
+        # register; the offered one is the source's register with `decoded_slot`
         held_slot = Signal(1 << config.slot_width, init=1, reset_less=True)
-        if self.slot_ahead:
-            offered_slot = Signal(1 << config.slot_width, init=1, reset_less=True)
-            m.d.sync += offered_slot.eq(one_hot(self.step_next_slot))
-        else:
-            offered_slot = one_hot(self.step.payload.slot)
+        offered_slot = (self.step_slot_one_hot if self.decoded_slot
+                        else one_hot(self.step.payload.slot))
 
         # in flight: the steps issued 1 .. accumulate_latency - 1 cycles ago (a step issued now
         # would read its slot before they write theirs back), one bit per slot in `in_flight`,

@@ -1,13 +1,16 @@
-"""The AXI4-Stream beat assembler and serialiser in the Amaranth simulator (the whole AXIS top
-around the tile is checked against the golden model by the cocotb bench, tests/sim/test_axis.py)."""
+"""The AXI4-Stream beat assembler, serialiser and register slice in the Amaranth simulator, and
+the AXIS top's latency (the whole AXIS top around the tile is checked against the golden model by
+the cocotb bench, tests/sim/test_axis.py)."""
 
 import random
 
 import pytest
 from amaranth.sim import Simulator
 
-from mxdpu.hw.axis import RegisterSlice, ResultSerializer, StepAssembler, beats, check_data_width
+from mxdpu.hw.axis import AXISTop, RegisterSlice, ResultSerializer, StepAssembler, beats, check_data_width
 from mxdpu.hw.config import ConfigError
+from mxdpu.hw.top import one_hot
+from tests.common import TILE_1X2_K16
 
 
 def handshake_run(dut, source, sink, items, valid_rate, ready_rate, seed, watch=None):
@@ -59,11 +62,12 @@ def frame_beats(payload, payload_width, data_width):
     return [(payload >> (j * data_width)) & mask for j in range(-(-payload_width // data_width))]
 
 
-def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed, watch=None):
+def assembler_run(payload_width, data_width, frames, valid_rate, ready_rate, seed, watch=None,
+                  decode=None):
     """Send `frames` (lists of (tdata, tlast) beats) with TVALID gaps, take payloads under
     backpressure; returns (payload, cycle) of every payload taken. `watch(dut)` gives a
-    testbench to run beside them."""
-    dut = StepAssembler(payload_width, data_width)
+    testbench to run beside them; `decode` is the assembler's."""
+    dut = StepAssembler(payload_width, data_width, decode=decode)
     return handshake_run(dut, (dut.axis.tvalid, dut.axis.tready, dut.axis.tdata, dut.axis.tlast),
                          (dut.payload.valid, dut.payload.ready, dut.payload.p),
                          [beat for frame in frames for beat in frame], valid_rate, ready_rate, seed,
@@ -116,31 +120,38 @@ def test_assembler_takes_one_beat_per_cycle_back_to_back():
 
 
 @pytest.mark.parametrize("payload_width,data_width", [(150, 64), (64, 64), (17, 8)])
-def test_assembler_payload_and_tready_next_are_those_a_cycle_later(payload_width, data_width):
-    # the core decides its offered slot's hazard lookups from payload_next a cycle ahead
-    # (`slot_ahead`), the step slice its output register's enable from tready_next: compared on
-    # every cycle, valid or not, under gaps, backpressure and a dropped frame
+def test_assembler_tready_next_is_next_cycles_and_decoded_is_the_payloads(payload_width, data_width):
+    # the step slice decides its output register's enable from tready_next a cycle ahead, and
+    # the core reads the offered slot's one-hot form from `decoded` (`decoded_slot`): compared on
+    # every cycle (the decode while a payload is offered) under gaps, backpressure and a dropped
+    # frame
     rng = random.Random(payload_width + 1)
     payloads = [rng.getrandbits(payload_width) for _ in range(30)]
     frames = [good_frame(p, payload_width, data_width) for p in payloads]
     frames.insert(7, [(0xAAAA, 0)] * (beats(payload_width, data_width) + 2) + [(0xBBBB, 1)])
-    compared = []
+    compared, decodes = [], []
 
     def watch(dut):
         async def testbench(ctx):
             before = None
-            async for _, _, *ahead, payload, tready in ctx.tick().sample(
-                    dut.payload_next, dut.tready_next, dut.payload.p, dut.axis.tready):
+            async for _, _, tready_next, tready, valid, payload, decoded in ctx.tick().sample(
+                    dut.tready_next, dut.axis.tready, dut.payload.valid, dut.payload.p, dut.decoded):
                 if before is not None:
-                    assert [payload, tready] == before, f"cycle {len(compared)}"
-                    compared.append(payload)
-                before = ahead
+                    assert tready == before, f"cycle {len(compared)}"
+                    compared.append(tready)
+                if valid:
+                    assert decoded == 1 << (payload >> (payload_width - 3)), f"cycle {len(compared)}"
+                    decodes.append(decoded)
+                before = tready_next
         return testbench
 
-    received = assembler_run(payload_width, data_width, frames, 0.6, 0.5, seed=5, watch=watch)
+    received = assembler_run(payload_width, data_width, frames, 0.6, 0.5, seed=5, watch=watch,
+                             decode=lambda payload: one_hot(payload[-3:]))
     assert [p for p, _ in received] == payloads
-    # one comparison per cycle after the first: 30 frames of beats at least
+    # one comparison per cycle after the first: 30 frames of beats at least; a decode compared
+    # on every cycle a payload was offered, at least once for each
     assert len(compared) >= 30 * beats(payload_width, data_width)
+    assert len(decodes) >= len(payloads)
 
 
 def serializer_run(payload_width, data_width, payloads, valid_rate, ready_rate, seed):
@@ -198,3 +209,43 @@ def test_register_slice_passes_one_beat_per_cycle_a_cycle_late():
     assert [(tdata, tlast) for tdata, tlast, _ in seen] == beats_in
     # the first beat is offered at cycle 0 and leaves the slice's register at cycle 1
     assert [cycle for _, _, cycle in seen] == [i + 2 for i in range(50)]
+
+
+def test_axis_top_result_starts_latency_cycles_after_the_last_step_beat():
+    """One step frame at one beat a cycle, no backpressure: the result frame's first beat is at
+    the pins `AXISTop.latency` cycles after the step frame's last beat was taken."""
+    top = AXISTop(TILE_1X2_K16, data_width=32)
+    config = top.config
+    zeros = [[0] * config.block]
+    payload = config.pack_step(a=zeros * config.rows, a_scale=[127] * config.rows,
+                               b=zeros * config.cols, b_scale=[127] * config.cols,
+                               a_format=0, b_format=0)
+    frame = good_frame(payload, config.step_layout.size, top.data_width)
+    seen = {"last_beat": None, "result_beats": []}
+
+    async def bench(ctx):
+        ctx.set(top.m_axis_tready, 1)
+        queue = list(frame)
+        for cycle in range(4 * top.latency + 4 * len(frame)):
+            if queue:
+                tdata, tlast = queue[0]
+                ctx.set(top.s_axis_tdata, tdata)
+                ctx.set(top.s_axis_tlast, tlast)
+                ctx.set(top.s_axis_tvalid, 1)
+            else:
+                ctx.set(top.s_axis_tvalid, 0)
+            taken = ctx.get(top.s_axis_tvalid) and ctx.get(top.s_axis_tready)
+            if ctx.get(top.m_axis_tvalid):
+                seen["result_beats"].append(cycle)
+            await ctx.tick()
+            if taken:
+                if queue.pop(0)[1]:
+                    seen["last_beat"] = cycle
+
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["last_beat"] is not None
+    assert len(seen["result_beats"]) == top.result_beats
+    assert seen["result_beats"][0] - seen["last_beat"] == top.latency
