@@ -102,10 +102,14 @@ class StepAssembler(_Framing):
         beat = Signal()
         tready = Signal(init=1)
         completed = Cat(*earlier, self.axis.tdata)  # the frame with this beat as its last
+        # `full` again, from a flip-flop of its own for the sink (inverted, so that synthesis does
+        # not merge the two): the sink's issue logic reads it beside itself, and the route from
+        # the beats, far away on the die, ends in this flip-flop, not in that logic
+        empty = Signal(init=1)
         m.d.comb += [
             self.axis.tready.eq(tready),
             beat.eq(self.axis.tvalid & self.axis.tready),
-            self.payload.valid.eq(full),
+            self.payload.valid.eq(~empty),
             self.payload.p.eq(payload),
         ]
         # `position` and `full` next cycle, so that the payload register's enable can be a
@@ -115,7 +119,7 @@ class StepAssembler(_Framing):
         position_next = Mux(beat, Mux(self.axis.tlast, 1, Mux(at_last, position, position << 1)),
                             position)[:count_beats]
         full_next = (beat & self.axis.tlast & at_last & ~overlong) | (full & ~self.payload.ready)
-        m.d.sync += [position.eq(position_next), full.eq(full_next)]
+        m.d.sync += [position.eq(position_next), full.eq(full_next), empty.eq(~full_next)]
         # a last beat is taken only into an empty payload register: TREADY is low next cycle
         # while the payload may be full then and the beat a last one. With one beat a frame both
         # depend on this beat; with more, the payload is full next cycle without a frame

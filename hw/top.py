@@ -27,8 +27,10 @@ def slot_hazard_outcomes(in_flight, held, offered, start):
     """`slot_hazard`'s two outcomes, (if the offered step is accepted, if the held one is kept)."""
     # `in_flight` has a bit for each of the `depth` slots; a slot number past them is never in it
     in_flight = Cat(in_flight, Const(0, len(held.slot) - len(in_flight)))
-    in_flight_then = in_flight | Mux(start, held.slot, 0)
-    if_accepted = ~offered.first & (in_flight_then & offered.slot).any()
+    # the AND-ORs read flip-flops only; `start`, itself logic, joins them at the end
+    offered_in_flight = (in_flight & offered.slot).any()
+    offered_is_held = (held.slot & offered.slot).any()
+    if_accepted = ~offered.first & (offered_in_flight | (start & offered_is_held))
     if_kept = ~held.first & ((in_flight & held.slot).any() | start)
     return if_accepted, if_kept
 
@@ -111,10 +113,12 @@ class MXDPU(wiring.Component):
         # one issuing now and those issued 1 .. accumulate_latency - 1 cycles ago), so neither
         # `step.ready` nor the held register's enable waits for the compares
         hazard = Signal()
-        # the held register loads whenever it may take a step (see below); `step.ready` is the
-        # same decision, from a flip-flop of its own
+        # the held register loads whenever it may take a step (see below); `step.ready` and the
+        # issue logic read the same decision from a flip-flop of their own, `stall` (below), so
+        # that `load` drives only the held register's enables and sits among them
         load = Signal(init=1)
-        accepted = self.step.valid & load & ~ResetSignal()
+        stall = Signal()
+        accepted = self.step.valid & ~stall & ~ResetSignal()
 
         # results issued and not yet released from the buffer: 0 .. result_buffer. Beside it two
         # registers: `room` (reserved < result_buffer), so `start` is one level of logic from
@@ -189,11 +193,10 @@ class MXDPU(wiring.Component):
         load_next = Mux(accepted, done_if_accepted, ~kept | done_if_kept)
         m.d.sync += load.eq(load_next)
         # `step.ready` is ~full | done too, so it is `load`, from a flip-flop of its own (inverted,
-        # so that synthesis does not merge the two): the source (far away on the die, the AXI
-        # top's step assembler decides its own enable from it) sees a flip-flop, not the issue
-        # logic, and `load` stays beside the held register. Low during reset: a step offered then
-        # would be taken and dropped by the reset
-        stall = Signal()
+        # so that synthesis does not merge the two): the source (the AXI top's step assembler
+        # decides its own enables from it) and the issue logic see a flip-flop beside them, and
+        # `load` stays beside the held register. Low during reset: a step offered then would be
+        # taken and dropped by the reset
         m.d.sync += stall.eq(~load_next)
         m.d.comb += self.step.ready.eq(~stall & ~ResetSignal())
 
