@@ -29,8 +29,6 @@ class Tile(wiring.Component):
     The step's `mode` (SPEC §6; with one mode built, that mode) travels beside `slot`, `first` and
     `last` to the slot read and the write; its formats and `chunk` go to the vendor path's stage M.
     The caller never issues a step that reads a slot before its previous value is written.
-    With pipe_unpack 2 (`Config.registers_before_unpack`) the step's elements `a` and `b` arrive
-    a cycle after the rest of it, `issue` and `chunk`: the register before Unpack is the caller's.
     """
 
     def __init__(self, config):
@@ -66,11 +64,13 @@ class Tile(wiring.Component):
             copies.extend([copy] * LANES_PER_FORMAT_COPY)
         return copies
 
-    def _unpack_chunk(self, m, name, elements, operand, codes, chunk):
-        """Decode the `lanes` elements of `chunk` of one row of A or column of B (`operand` 0 or
-        1: which of each lane's `codes` (a_format, b_format) is theirs)."""
+    def _unpack_chunk(self, m, name, elements, operand, codes):
+        """Decode this cycle's `lanes` elements of one row of A or column of B (`operand` 0 or
+        1: which of each lane's `codes` (a_format, b_format) is theirs); with pipe_unpack 2
+        the elements pass a register first."""
         config, lanes = self.config, self.config.lanes
-        chunk = elements.as_value().word_select(chunk, lanes * 8)
+        chunk = elements.as_value().word_select(self.chunk, lanes * 8)
+        chunk = delay(m, chunk, config.registers_before_unpack, f"{name}_elements", reset_less=True)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         outs = []
         for i in range(lanes):
@@ -91,12 +91,8 @@ class Tile(wiring.Component):
 
         # stage 0 (issue) -> stage M (multiply): decode once per row of A and per column of B
         codes = self._format_codes(m)
-        # the elements arrive registers_before_unpack cycles after the rest of the step: so does
-        # the chunk that selects them
-        chunk = (delay(m, self.chunk, config.registers_before_unpack, "element_chunk") if chunks > 1
-                 else self.chunk)
-        a = [self._unpack_chunk(m, f"a{r}", step.a[r], 0, codes, chunk) for r in range(cfg_rows)]
-        b = [self._unpack_chunk(m, f"b{c}", step.b[c], 1, codes, chunk) for c in range(cfg_cols)]
+        a = [self._unpack_chunk(m, f"a{r}", step.a[r], 0, codes) for r in range(cfg_rows)]
+        b = [self._unpack_chunk(m, f"b{c}", step.b[c], 1, codes) for c in range(cfg_cols)]
 
         # the control beside the datapath, at the stage each part is used
         start = delay(m, self.chunk == 0, config.pipe_unpack, "start")

@@ -115,7 +115,7 @@ class MXDPU(wiring.Component):
         hazard = Signal()
         # the held register loads whenever it may take a step (see below); `step.ready` and the
         # issue logic read the same decision from a flip-flop of their own, `stall` (below), so
-        # that `load` drives only the held register's enables
+        # that `load` drives only the held register's enables and sits among them
         load = Signal(init=1)
         stall = Signal()
         accepted = self.step.valid & ~stall & ~ResetSignal()
@@ -181,8 +181,7 @@ class MXDPU(wiring.Component):
         # the held register loads whenever it may take a step, offered or not (`full` says
         # whether it did), that is while ~full | done. `load` is that decision made a cycle
         # ahead from the next state: a flip-flop that drives the enable, which fans out to every
-        # bit of a step (with pipe_unpack 2, of a step but its elements: see below), with no
-        # logic between them. Like the hazard, both outcomes are
+        # bit of a step, with no logic between them. Like the hazard, both outcomes are
         # computed beside the issue logic and picked by `accepted` last: an accepted step is
         # held next cycle at its chunk 0 (nothing else is issuing then); a kept one while it has
         # not issued its last chunk
@@ -201,23 +200,8 @@ class MXDPU(wiring.Component):
         m.d.sync += stall.eq(~load_next)
         m.d.comb += self.step.ready.eq(~stall & ~ResetSignal())
 
-        # with pipe_unpack 2 the tile reads the step's elements a cycle late (`Tile`), from a
-        # register loaded a cycle after `held`: from a copy of the offered elements taken every
-        # cycle, with `load` a cycle later, so that the enable of the step's widest part comes
-        # from a flip-flop whose own input is `load` alone and may travel a whole cycle, while
-        # `load` serves the few bits of `held` the issue logic and the tile's control read
-        if config.registers_before_unpack:
-            offered = Cat(self.step.payload.a, self.step.payload.b)
-            offered_elements = Signal(len(offered), reset_less=True)
-            load_elements = Signal()
-            elements = Signal(len(offered), reset_less=True)
-            m.d.sync += [offered_elements.eq(offered), load_elements.eq(load)]
-            with m.If(load_elements):
-                m.d.sync += elements.eq(offered_elements)
-        else:
-            elements = Cat(held.a, held.b)
         m.d.comb += [
-            tile.step.eq(held), Cat(tile.step.a, tile.step.b).eq(elements), tile.issue.eq(issue),
+            tile.step.eq(held), tile.issue.eq(issue),
             results.w_en.eq(tile.done & tile.last),
             result.d.eq(tile.d), result.flags.eq(tile.flags), result.slot.eq(tile.slot),
             results.w_data.eq(result),

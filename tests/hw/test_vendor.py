@@ -260,9 +260,9 @@ def test_specials_in_every_mode():
         (0x7FFFFFFF, 1), (0x7FC00000, 1), (0x7FFFFFFF, 1), (0x3F800000, 0)]
 
 
-def test_elements_a_cycle_late_keep_their_chunk_order():
-    # pipe_unpack 2: the elements reach the tile a cycle after the step's control, their chunk
-    # select delayed with them; the lane chunks in another order would change the vendor modes'
-    # results (an exact sum is the same in any order), the 32-element chunks being two of them
+def test_lane_chunks_keep_their_order_through_the_register_before_unpack():
+    # pipe_unpack 2: each cycle's lane chunk is selected, then registered before Unpack; the lane
+    # chunks in another order would change the vendor modes' results (an exact sum is the same in
+    # any order), each 32-element chunk being two of them
     config = Config(block=64, lanes=16, depth=2, formats=ALL_MODE_FORMATS, modes=THREE_MODES, pipe_unpack=2)
     run_and_check(config, mixed_steps(config, 47, 40, modes=(1, 2)), idle=0.2, backpressure=0.2, seed=10)
