@@ -19,16 +19,19 @@ class Tile(wiring.Component):
 
     `step` must hold for the `block / lanes` consecutive cycles of a step, `issue` high on each,
     `chunk` counting 0 .. block/lanes - 1 (no `chunk` when a step takes one cycle).
-    Latency: `pipe_unpack + Config.front_latency + Config.share_latency + Config.prepare_latency
-    + Config.accumulate_latency` cycles after a step's last chunk, `done` pulses with the step's
-    `slot` and `last`, and `d` / `flags` hold
-    every PE's new slot value (written to the slot then or, for a PE served earlier by its shared
-    Accumulate, up to share_latency cycles before and held). Throughput: a chunk a cycle.
+    Latency: `Config.registers_after_unpack + Config.front_latency + Config.share_latency
+    + Config.prepare_latency + Config.accumulate_latency` cycles after a step's last chunk,
+    `done` pulses with the step's `slot` and `last`, and `d` / `flags` hold every PE's new slot
+    value (written to the slot then or, for a PE served earlier by its shared Accumulate, up to
+    share_latency cycles before and held). Throughput: a chunk a cycle.
     The PEs, in row-major order, are taken in groups of `acc_share` with one Accumulate each
     (`SharedAccumulate`); PE j of a group reads and writes its slot j cycles after PE 0.
     The step's `mode` (SPEC §6; with one mode built, that mode) travels beside `slot`, `first` and
     `last` to the slot read and the write; its formats and `chunk` go to the vendor path's stage M.
     The caller never issues a step that reads a slot before its previous value is written.
+    With pipe_unpack 2 the register before Unpack (`Config.registers_before_unpack`) is the
+    caller's, which then also gives `format_codes`: `Config.format_copies` registered copies of
+    `Cat(step.a_format, step.b_format)`, each read by LANES_PER_FORMAT_COPY lanes' Unpacks.
     """
 
     def __init__(self, config):
@@ -45,32 +48,26 @@ class Tile(wiring.Component):
         }
         if config.cycles_per_step > 1:
             members["chunk"] = In(range(config.cycles_per_step))
+        if config.format_copies:
+            codes_width = config.step_layout["a_format"].width + config.step_layout["b_format"].width
+            members["format_codes"] = In(data.ArrayLayout(codes_width, config.format_copies))
         super().__init__(members)
         if config.cycles_per_step == 1:
             self.chunk = Const(0, 1)
 
-    def _format_codes(self, m):
-        """The step's (a_format, b_format) as each lane's Unpack reads them: with pipe_unpack 2,
-        from `config.format_copies` kept registers, one per LANES_PER_FORMAT_COPY lanes (the
-        synthesis flow keeps them apart: Yosys would merge them); else the step's own."""
-        config, step = self.config, self.step
-        codes = Cat(step.a_format, step.b_format)
+    def _format_codes(self):
+        """The step's (a_format, b_format) as each lane's Unpack reads them: a copy of
+        `format_codes` per LANES_PER_FORMAT_COPY lanes when there are copies, else the step's own."""
+        config = self.config
         if not config.format_copies:
-            return [codes] * config.lanes
-        copies = []
-        for index in range(config.format_copies):
-            copy = Signal(len(codes), name=f"formats{index}", reset_less=True, attrs={"keep": 1})
-            m.d.sync += copy.eq(codes)
-            copies.extend([copy] * LANES_PER_FORMAT_COPY)
-        return copies
+            return [Cat(self.step.a_format, self.step.b_format)] * config.lanes
+        return [copy for copy in self.format_codes for _ in range(LANES_PER_FORMAT_COPY)]
 
     def _unpack_chunk(self, m, name, elements, operand, codes):
         """Decode this cycle's `lanes` elements of one row of A or column of B (`operand` 0 or
-        1: which of each lane's `codes` (a_format, b_format) is theirs); with pipe_unpack 2
-        the elements pass a register first."""
+        1: which of each lane's `codes` (a_format, b_format) is theirs)."""
         config, lanes = self.config, self.config.lanes
         chunk = elements.as_value().word_select(self.chunk, lanes * 8)
-        chunk = delay(m, chunk, config.registers_before_unpack, f"{name}_elements", reset_less=True)
         out = Signal(data.ArrayLayout(unpacked_layout(self.grid), lanes), name=f"{name}_unpacked")
         outs = []
         for i in range(lanes):
@@ -90,13 +87,15 @@ class Tile(wiring.Component):
         cfg_rows, cfg_cols, chunks = config.rows, config.cols, config.cycles_per_step
 
         # stage 0 (issue) -> stage M (multiply): decode once per row of A and per column of B
-        codes = self._format_codes(m)
+        codes = self._format_codes()
         a = [self._unpack_chunk(m, f"a{r}", step.a[r], 0, codes) for r in range(cfg_rows)]
         b = [self._unpack_chunk(m, f"b{c}", step.b[c], 1, codes) for c in range(cfg_cols)]
 
-        # the control beside the datapath, at the stage each part is used
-        start = delay(m, self.chunk == 0, config.pipe_unpack, "start")
-        to_entry = config.pipe_unpack + config.front_latency
+        # the control beside the datapath, at the stage each part is used; the register before
+        # Unpack, if any, is the caller's
+        to_multiply = config.registers_after_unpack
+        start = delay(m, self.chunk == 0, to_multiply, "start")
+        to_entry = to_multiply + config.front_latency
         block_done = delay(m, self.issue & (self.chunk == chunks - 1), to_entry, "block_done")
         control = Signal(data.StructLayout({
             "slot": config.slot_width, "first": 1, "last": 1, "mode": 2, "format_invalid": 1,
@@ -137,7 +136,7 @@ class Tile(wiring.Component):
                      self.last.eq(last_write.last)]
 
         # the vendor path's stage M: the formats and the cycle's place in the step
-        at_multiply = delay(m, Cat(step.a_format, step.b_format, self.chunk), config.pipe_unpack,
+        at_multiply = delay(m, Cat(step.a_format, step.b_format, self.chunk), to_multiply,
                             "multiply_control")
         exact = "exact" in config.modes
         for index in range(cfg_rows * cfg_cols):

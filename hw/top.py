@@ -115,7 +115,7 @@ class MXDPU(wiring.Component):
         hazard = Signal()
         # the held register loads whenever it may take a step (see below); `step.ready` and the
         # issue logic read the same decision from a flip-flop of their own, `stall` (below), so
-        # that `load` drives only the held register's enables and sits among them
+        # that `load` drives only the held register's enables
         load = Signal(init=1)
         stall = Signal()
         accepted = self.step.valid & ~stall & ~ResetSignal()
@@ -156,7 +156,6 @@ class MXDPU(wiring.Component):
             m.d.sync += hazard.eq(Mux(accepted, hazard_if_accepted, hazard_if_kept))
         busy_next, chunk_next = busy, chunk
         if chunks > 1:
-            m.d.comb += tile.chunk.eq(chunk)
             busy_next = issue & ~done
             chunk_next = Mux(done, 0, Mux(issue, chunk + 1, chunk))
             m.d.sync += [busy.eq(busy_next), chunk.eq(chunk_next)]
@@ -200,8 +199,35 @@ class MXDPU(wiring.Component):
         m.d.sync += stall.eq(~load_next)
         m.d.comb += self.step.ready.eq(~stall & ~ResetSignal())
 
+        # with pipe_unpack 2 the register before Unpack is the tile's step: the held register a
+        # cycle late, loaded with `load` a cycle later from a copy of the offered step taken
+        # every cycle. The enable of the step's wide part then comes from a flip-flop fed by
+        # `load` alone, which may travel a whole cycle to it, and `load` drives only the bits of
+        # `held` the issue logic reads (first, last, the one-hot slot), beside it. The format
+        # copies (`Tile`) are loaded with it
+        if config.registers_before_unpack:
+            offered = Signal(config.step_layout, reset_less=True)
+            load_late = Signal()
+            step_late = Signal(config.step_layout, reset_less=True)
+            m.d.sync += [offered.eq(self.step.payload), load_late.eq(load)]
+            with m.If(load_late):
+                m.d.sync += step_late.eq(offered)
+            for index, copy in enumerate(tile.format_codes):
+                # kept apart by the synthesis flow (Yosys would merge them)
+                kept_copy = Signal(len(copy), name=f"formats{index}", reset_less=True,
+                                   attrs={"keep": 1})
+                with m.If(load_late):
+                    m.d.sync += kept_copy.eq(Cat(offered.a_format, offered.b_format))
+                m.d.comb += copy.eq(kept_copy)
+            m.d.comb += tile.step.eq(step_late)
+            m.d.sync += tile.issue.eq(issue)
+            if chunks > 1:
+                m.d.sync += tile.chunk.eq(chunk)
+        else:
+            m.d.comb += tile.step.eq(held), tile.issue.eq(issue)
+            if chunks > 1:
+                m.d.comb += tile.chunk.eq(chunk)
         m.d.comb += [
-            tile.step.eq(held), tile.issue.eq(issue),
             results.w_en.eq(tile.done & tile.last),
             result.d.eq(tile.d), result.flags.eq(tile.flags), result.slot.eq(tile.slot),
             results.w_data.eq(result),

@@ -21,8 +21,10 @@ from amaranth.back import rtlil
 from amaranth.hdl import Shape
 
 from .errors import ToolError, UsageError
+from .pins import lpf, package_of, plan_pins
 
 __all__ = ["ToolError", "TARGETS", "STAGES", "FAMILIES", "synthesize", "synthesize_fpga", "place", "place_and_route",
+           "port_widths",
            "stage_of"]
 
 TARGETS = ("generic", "cmos", "ice40", "ecp5")
@@ -346,20 +348,27 @@ def pick_device(family, need):
     return list(devices)[-1]
 
 
-def place(family, netlist, build_dir, freq, device, seed=1):
+def place(family, netlist, build_dir, freq, device, seed=1, pins=None):
     """Place and route a mapped `netlist` (relative to `build_dir`) on `device` with nextpnr.
 
-    `freq` (MHz) is the clock constraint nextpnr optimises for. Returns {"device", "constraint",
-    "fits", "fmax" (MHz, None when it does not fit), "error" (nextpnr's reason when it does not
-    fit), "utilization" (the resources used)}.
+    `freq` (MHz) is the clock constraint nextpnr optimises for; `pins` ({port bit: package pin},
+    ECP5 only) fixes the ports' pins, unlisted ones are placed by nextpnr. Returns {"device",
+    "constraint", "fits", "fmax" (MHz, None when it does not fit), "error" (nextpnr's reason when
+    it does not fit), "utilization" (the resources used)}.
     """
     if device not in FAMILIES[family]:
         raise UsageError(f"{family} device must be one of {', '.join(FAMILIES[family])}, not {device!r}")
     name = Path(netlist).stem
     report, log = f"{name}_{device}_s{seed}_report.json", f"{name}_{device}_s{seed}_nextpnr.log"
+    constraints = []
+    if pins:
+        if family != "ecp5":
+            raise UsageError(f"Pin plans are written for ecp5 (LPF), not {family}")
+        (Path(build_dir) / f"{name}_{device}.lpf").write_text(lpf(pins))
+        constraints = ["--lpf", f"{name}_{device}.lpf", "--lpf-allow-unconstrained"]
     process = run_tool(f"yowasp-nextpnr-{family}",
                        [*FAMILIES[family][device]["args"], "--json", netlist, "--report", report,
-                        "--freq", f"{freq:g}", "--timing-allow-fail", "--seed", str(seed)],
+                        *constraints, "--freq", f"{freq:g}", "--timing-allow-fail", "--seed", str(seed)],
                        build_dir, log)
     result = {"device": device, "constraint": freq, "seed": seed}
     if process.returncode != 0:
@@ -377,18 +386,26 @@ def place(family, netlist, build_dir, freq, device, seed=1):
     return {**result, "fits": True, "fmax": fmax, "error": None, "utilization": utilization}
 
 
-def place_and_route(family, component, top, build_dir, freq, device=None, seeds=(1,)):
+def port_widths(component):
+    """{port name: width} of `component`'s Verilog top: its signature's members and clk, rst."""
+    return {"clk": 1, "rst": 1, **{"__".join(map(str, path)): Shape.cast(member.shape).width
+                                   for path, member in component.signature.members.flatten()}}
+
+
+def place_and_route(family, component, top, build_dir, freq, device=None, seeds=(1,), pin_groups=None):
     """Synthesise `component` flat for `family` and place it (`place`) on `device`, by default the
-    smallest that holds it, once per nextpnr seed. The result is that of the seed with the median
-    Fmax (the lower middle one for an even count), with "seeds" ({seed: Fmax}) and "total" (the
-    metrics of the placed design)."""
+    smallest that holds it, once per nextpnr seed, its ports on the pins `plan_pins` gives for
+    `pin_groups` ({edge: [port names]}, ECP5 only; None leaves them to nextpnr). The result is
+    that of the seed with the median Fmax (the lower middle one for an even count), with "seeds"
+    ({seed: Fmax}) and "total" (the metrics of the placed design)."""
     rtlil_name = write_rtlil(component, top, build_dir)
     netlist = f"{top}_{family}.json"
     area = synthesize_fpga(family, rtlil_name, top, build_dir, netlist=netlist)
-    pins = sum(Shape.cast(member.shape).width
-               for _, member in component.signature.members.flatten()) + 2  # and clk, rst
-    device = device or pick_device(family, {**area["total"], "pins": pins})
-    runs = [place(family, netlist, build_dir, freq, device, seed) for seed in seeds]
+    widths = port_widths(component)
+    device = device or pick_device(family, {**area["total"], "pins": sum(widths.values())})
+    pins = (plan_pins(package_of(FAMILIES[family][device]["args"]), pin_groups, widths)
+            if pin_groups else None)
+    runs = [place(family, netlist, build_dir, freq, device, seed, pins) for seed in seeds]
     ranked = sorted(runs, key=lambda run: run["fmax"] or 0)
     median = ranked[(len(ranked) - 1) // 2]
     return {**median, "seeds": {run["seed"]: run["fmax"] for run in runs}, "total": area["total"],

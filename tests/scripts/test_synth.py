@@ -212,7 +212,7 @@ def test_median_of_seeds_is_reported(monkeypatch, tmp_path):
     fmax = {1: 30.0, 2: 10.0, 3: 20.0}
     monkeypatch.setattr(flow, "synthesize_fpga",
                         lambda *a, **k: {"total": {"LUT4": 10}, "cells": {}, "mapper": "abc9"})
-    monkeypatch.setattr(flow, "place", lambda family, netlist, build_dir, freq, device, seed=1: {
+    monkeypatch.setattr(flow, "place", lambda family, netlist, build_dir, freq, device, seed=1, pins=None: {
         "device": device, "constraint": freq, "seed": seed, "fits": True, "fmax": fmax[seed],
         "error": None, "utilization": {}})
     placed = flow.place_and_route("ice40", AXISTop(SMALL), "axis", tmp_path, 20, "hx8k", seeds=(1, 2, 3))
