@@ -5,7 +5,7 @@ from collections import namedtuple
 from functools import reduce
 
 from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .tile import Tile
@@ -89,8 +89,12 @@ class MXDPU(wiring.Component):
                                                        depth=config.result_buffer)
 
         # the input register and the chunk counter; `held` means nothing while `full` is low, so
-        # it needs no reset
-        held = Signal(config.step_layout, reset_less=True)
+        # it needs no reset. With pipe_unpack 2 the tile reads its own copy a cycle late (below):
+        # `held` keeps only the fields the issue logic reads
+        held_fields = (("first", "last") if config.registers_before_unpack
+                       else tuple(config.step_layout.members))
+        held = Signal(data.StructLayout({name: config.step_layout[name].shape
+                                         for name in held_fields}), reset_less=True)
         full = Signal()
         busy = Signal()  # issuing chunks 1 .. chunks-1 of the held step
         chunk = Signal(range(chunks)) if chunks > 1 else Const(0, 1)
@@ -185,7 +189,8 @@ class MXDPU(wiring.Component):
         # held next cycle at its chunk 0 (nothing else is issuing then); a kept one while it has
         # not issued its last chunk
         with m.If(load):
-            m.d.sync += [held.eq(self.step.payload), held_slot.eq(offered_slot)]
+            m.d.sync += [*(held[name].eq(self.step.payload[name]) for name in held_fields),
+                         held_slot.eq(offered_slot)]
         _, done_if_accepted = decide(Const(1), Const(0), hazard_if_accepted, self.step.payload.last,
                                      room_next, Const(0, chunk.shape()))
         _, done_if_kept = decide(kept, busy_next, hazard_if_kept, held.last, room_next, chunk_next)
@@ -199,12 +204,12 @@ class MXDPU(wiring.Component):
         m.d.sync += stall.eq(~load_next)
         m.d.comb += self.step.ready.eq(~stall & ~ResetSignal())
 
-        # with pipe_unpack 2 the register before Unpack is the tile's step: the held register a
-        # cycle late, loaded with `load` a cycle later from a copy of the offered step taken
-        # every cycle. The enable of the step's wide part then comes from a flip-flop fed by
-        # `load` alone, which may travel a whole cycle to it, and `load` drives only the bits of
-        # `held` the issue logic reads (first, last, the one-hot slot), beside it. The format
-        # copies (`Tile`) are loaded with it
+        # with pipe_unpack 2 the register before Unpack is the tile's step: the held step a cycle
+        # late, loaded with `load` a cycle later from a copy of the offered step taken every
+        # cycle. The enable of the step's wide part then comes from a flip-flop fed by `load`
+        # alone, which may travel a whole cycle to it, and `load` drives only what the issue
+        # logic reads (`held`: first, last; the one-hot slot), beside it. The format copies
+        # (`Tile`) are loaded with it
         if config.registers_before_unpack:
             offered = Signal(config.step_layout, reset_less=True)
             load_late = Signal()
